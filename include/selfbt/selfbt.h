@@ -1,0 +1,12 @@
+/* selfbt.h — umbrella header: the whole public API of libselfbt. */
+#ifndef SELFBT_SELFBT_H
+#define SELFBT_SELFBT_H
+
+#include "selfbt/export.h"
+#include "selfbt/version.h"
+#include "selfbt/status.h"
+#include "selfbt/log.h"
+#include "selfbt/progress.h"
+#include "selfbt/countdown.h"
+
+#endif /* SELFBT_SELFBT_H */
