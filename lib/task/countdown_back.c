@@ -1,6 +1,7 @@
 /* countdown_back.c — the erroneous step of a D_back row (SPEC §2.2, recipe of §2.2/§9.6):
  *   exploration:   where Stream-of-Search's heuristic dfs, on its first descent, first leaves
- *                  the optimal path — kept only if the state it leads to is unsolvable;
+ *                  the optimal path — kept only if the state it leads to is unsolvable and
+ *                  the step does not already make the target;
  *   computational: a step of the optimal path with a wrong non-negative result;
  *   rule:          a step with an operand that is not available (a consumed number when
  *                  there is one, as in the paper's Figure 2), arithmetically right. */
@@ -102,6 +103,9 @@ int sbti_cd_exploration_error(const sbt_countdown_problem *p, const sbti_cd_step
             sbti_cd_step scratch[SBT_COUNTDOWN_MAX_NUMS];
             if (sbti_cd_search(&next, p->target, scratch))
                 return -1; /* not an error: the target is still reachable */
+            if (next.n > 1 && d.r == p->target)
+                return -1; /* a step that makes the target early: the seed's verifier, which
+                              does not require every number, would call it a solution */
             *err = d;
             return k;
         }

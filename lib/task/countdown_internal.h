@@ -58,8 +58,9 @@ typedef enum sbti_cd_heuristic { SBTI_CD_SUM = 0, SBTI_CD_MULT = 1 } sbti_cd_heu
 /* An exploration error: the first step where SoS's dfs(heuristic, threshold=target), on its
  * first descent, leaves the optimal path `y` (n_steps steps), such that the state it leads to
  * cannot reach the target. Returns the step index k (y[0..k-1] is the shared prefix) and
- * writes the divergent step to *err, or returns -1 when the dfs never diverges or its first
- * divergence still leaves a solvable state. */
+ * writes the divergent step to *err, or returns -1 when the dfs never diverges, or its first
+ * divergence still leaves a solvable state or makes the target before the last step (which
+ * the seed's lenient verifier would accept as a solution). */
 int sbti_cd_exploration_error(const sbt_countdown_problem *p, const sbti_cd_step *y, int n_steps,
                               sbti_cd_heuristic h, sbti_cd_step *err);
 

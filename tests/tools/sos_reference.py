@@ -81,7 +81,11 @@ def exploration_error(target, nums, solution, heuristic):
             st = list(nums)
             for s in descent[: k + 1]:
                 st = apply(st, s)
-            return None if solve(target, st) is not None else (k, step)
+            if solve(target, st) is not None:
+                return None  # still solvable: not an error
+            if len(st) > 1 and st[-1] == target:
+                return None  # makes the target early: the seed's verifier would accept it
+            return (k, step)
         state = apply(state, step)
     return None
 
