@@ -11,7 +11,7 @@ cmake_minimum_required(VERSION 3.21)
 
 # The names declared SBT_API in the headers of HEADERS_DIR, sorted, into ${out}.
 function(sbt_header_symbols out)
-  file(GLOB _headers ${HEADERS_DIR}/*.h)
+  file(GLOB_RECURSE _headers ${HEADERS_DIR}/*.h)
   set(_names "")
   foreach(_h IN LISTS _headers)
     file(READ ${_h} _text)
