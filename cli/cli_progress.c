@@ -1,4 +1,6 @@
 /* cli_progress.c — progress bar and Ctrl-C cancel for the selfbt-* tools. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
+
 #include "cli_progress.h"
 
 #include <signal.h>

@@ -12,12 +12,12 @@
 #include "cli_progress.h"
 #include "selfbt/selfbt.h"
 
-static const char *const split_file[SBT_COUNTDOWN_N_SPLITS] = {"train.jsonl", "val.jsonl",
-                                                               "val_new.jsonl"};
-
-/* mkdir -p, then check we may create files there, so a bad folder fails before the work. */
-static int prepare_dir(const char *dir)
+/* mkdir -p, then check we may create files there, so a bad folder fails before the work.
+ * *created is set to 1 if the folder itself did not exist. */
+static int prepare_dir(const char *dir, int *created)
 {
+    struct stat st;
+    *created = stat(dir, &st) != 0;
     char path[4096];
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
         fprintf(stderr, "selfbt-data: --out: the path is too long\n");
@@ -36,7 +36,6 @@ static int prepare_dir(const char *dir)
         if (c == '\0')
             break;
     }
-    struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "selfbt-data: %s is not a folder\n", dir);
         return -1;
@@ -69,13 +68,13 @@ static void print_summary(const sbt_countdown_data *data, const sbt_countdown_op
     int64_t n_back = s.rows[SBT_SPLIT_TRAIN] - s.train_rows_by_kind[SBT_ROW_OPTIMAL];
     printf("  %-14s %8lld rows: %lld D_op + %lld D_back (exploration %lld, computational %lld, "
            "rule violation %lld)\n",
-           split_file[SBT_SPLIT_TRAIN], (long long)s.rows[SBT_SPLIT_TRAIN],
+           sbt_countdown_split_file(SBT_SPLIT_TRAIN), (long long)s.rows[SBT_SPLIT_TRAIN],
            (long long)s.train_rows_by_kind[SBT_ROW_OPTIMAL], (long long)n_back,
            (long long)s.train_rows_by_kind[SBT_ROW_BACK_EXPLORATION],
            (long long)s.train_rows_by_kind[SBT_ROW_BACK_COMPUTATIONAL],
            (long long)s.train_rows_by_kind[SBT_ROW_BACK_RULE]);
-    printf("  %-14s %8lld rows: Seen Targets\n", split_file[SBT_SPLIT_VAL], (long long)s.rows[SBT_SPLIT_VAL]);
-    printf("  %-14s %8lld rows: New Targets", split_file[SBT_SPLIT_VAL_NEW],
+    printf("  %-14s %8lld rows: Seen Targets\n", sbt_countdown_split_file(SBT_SPLIT_VAL), (long long)s.rows[SBT_SPLIT_VAL]);
+    printf("  %-14s %8lld rows: New Targets", sbt_countdown_split_file(SBT_SPLIT_VAL_NEW),
            (long long)s.rows[SBT_SPLIT_VAL_NEW]);
     qsort(held, n_held < 1024 ? n_held : 1024, sizeof *held, cmp_i32);
     for (size_t k = 0; k < n_held && k < sizeof held / sizeof *held; k++)
@@ -131,6 +130,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "selfbt-data: --error-mix: parts must be whole numbers up to 1000\n");
             return 2;
         }
+    if (mix[0] + mix[1] + mix[2] == 0 && ratio[1] > 0) {
+        fprintf(stderr, "selfbt-data: --error-mix: all parts are 0 but --ratio asks for D_back rows\n");
+        return 2;
+    }
     o.seed = (uint64_t)seed;
     o.train_problems = train;
     o.back_per_op = ratio[1] / ratio[0];
@@ -144,7 +147,8 @@ int main(int argc, char **argv)
     o.max_target = (int32_t)max_target;
     o.n_threads = (int32_t)threads;
 
-    if (prepare_dir(out) != 0)
+    int created = 0;
+    if (prepare_dir(out, &created) != 0)
         return 1;
     cli_progress bar;
     cli_progress_init(&bar, !quiet);
@@ -154,15 +158,14 @@ int main(int argc, char **argv)
     double t0 = cli_now();
     sbt_countdown_data *data = NULL;
     sbt_status st = sbt_countdown_generate(&data, &o);
-    for (int k = 0; st == SBT_OK && k < SBT_COUNTDOWN_N_SPLITS; k++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", out, split_file[k]);
-        st = sbt_countdown_data_write_jsonl(data, (sbt_countdown_split)k, path);
-    }
+    if (st == SBT_OK)
+        st = sbt_countdown_data_write(data, out);
     cli_progress_end(&bar);
     if (st != SBT_OK) {
         fprintf(stderr, "selfbt-data: %s\n", sbt_last_error());
         sbt_countdown_data_free(data);
+        if (created)
+            rmdir(out); /* only a folder this run made, and only if it is still empty */
         return st == SBT_E_CANCELLED ? 130 : 1;
     }
     if (!quiet)

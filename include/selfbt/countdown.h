@@ -120,6 +120,14 @@ SBT_API sbt_status sbt_countdown_data_row(const sbt_countdown_data *data, sbt_co
 SBT_API sbt_status sbt_countdown_data_write_jsonl(const sbt_countdown_data *data,
                                                   sbt_countdown_split split, const char *path);
 
+/* Writes all three splits into the existing folder dir as train.jsonl, val.jsonl and
+ * val_new.jsonl. All three are written under temporary names first and renamed only once all
+ * are complete, so a failure leaves the folder's previous files as they were. */
+SBT_API sbt_status sbt_countdown_data_write(const sbt_countdown_data *data, const char *dir);
+
+/* The file name sbt_countdown_data_write gives a split ("train.jsonl"), or NULL. */
+SBT_API const char *sbt_countdown_split_file(sbt_countdown_split split);
+
 typedef struct sbt_countdown_summary {
     size_t size;                         /* set by the caller to sizeof(sbt_countdown_summary) */
     int64_t rows[SBT_COUNTDOWN_N_SPLITS];

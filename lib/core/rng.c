@@ -52,7 +52,11 @@ uint32_t sbti_rng_below(sbti_rng *rng, uint32_t n)
 
 int32_t sbti_rng_range(sbti_rng *rng, int32_t lo, int32_t hi)
 {
-    return lo + (int32_t)sbti_rng_below(rng, (uint32_t)(hi - lo) + 1u);
+    /* In 64 bits: hi - lo and lo + offset may not fit an int32 on the way. */
+    uint64_t span = (uint64_t)((int64_t)hi - (int64_t)lo) + 1u;
+    uint64_t offset = span > UINT32_MAX ? (uint64_t)(uint32_t)(sbti_rng_next(rng) >> 32)
+                                        : sbti_rng_below(rng, (uint32_t)span);
+    return (int32_t)((int64_t)lo + (int64_t)offset);
 }
 
 /* ---- MT19937 as CPython's _random ------------------------------------------------ */

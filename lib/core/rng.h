@@ -20,7 +20,7 @@ void sbti_rng_init(sbti_rng *rng, uint64_t seed, uint64_t stream, uint64_t index
 uint64_t sbti_rng_next(sbti_rng *rng);
 /* Uniform in [0, n), unbiased; n > 0. */
 uint32_t sbti_rng_below(sbti_rng *rng, uint32_t n);
-/* Uniform in [lo, hi] inclusive; lo <= hi. */
+/* Uniform in [lo, hi] inclusive, for any lo <= hi. */
 int32_t sbti_rng_range(sbti_rng *rng, int32_t lo, int32_t hi);
 
 typedef struct sbti_mt {

@@ -2,8 +2,11 @@
 #include "io/atomic_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -34,7 +37,18 @@ sbt_status sbti_atomic_open(sbti_atomic_file *f, const char *path)
     int fd = mkstemp(f->tmp_path);
     if (fd < 0) {
         int e = errno;
-        sbt_status st = sbti_fail(SBT_E_IO, "cannot create %s: %s", f->tmp_path, strerror(e));
+        sbt_status st = sbti_fail(SBT_E_IO, "cannot create %s: %s", path, strerror(e));
+        release(f);
+        return st;
+    }
+    /* mkstemp makes the file owner-only; give it the mode open(2) would: 0666 less umask. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(f->tmp_path);
+        sbt_status st = sbti_fail(SBT_E_IO, "cannot set the mode of %s: %s", path, strerror(e));
         release(f);
         return st;
     }
@@ -43,14 +57,14 @@ sbt_status sbti_atomic_open(sbti_atomic_file *f, const char *path)
         int e = errno;
         close(fd);
         unlink(f->tmp_path);
-        sbt_status st = sbti_fail(SBT_E_IO, "cannot open %s: %s", f->tmp_path, strerror(e));
+        sbt_status st = sbti_fail(SBT_E_IO, "cannot open %s: %s", path, strerror(e));
         release(f);
         return st;
     }
     return SBT_OK;
 }
 
-sbt_status sbti_atomic_commit(sbti_atomic_file *f)
+sbt_status sbti_atomic_finish(sbti_atomic_file *f)
 {
     int failed = ferror(f->fp) || fflush(f->fp) != 0 || fsync(fileno(f->fp)) != 0;
     int e = errno;
@@ -59,18 +73,45 @@ sbt_status sbti_atomic_commit(sbti_atomic_file *f)
         e = errno;
     }
     f->fp = NULL;
-    if (!failed && rename(f->tmp_path, f->path) != 0) {
-        failed = 1;
-        e = errno;
-    }
     if (failed) {
-        unlink(f->tmp_path);
         sbt_status st = sbti_fail(SBT_E_IO, "cannot write %s: %s", f->path, strerror(e ? e : EIO));
-        release(f);
+        sbti_atomic_abort(f);
         return st;
     }
+    return SBT_OK;
+}
+
+/* fsync the folder so the rename itself survives a crash. */
+static void sync_parent(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+sbt_status sbti_atomic_rename(sbti_atomic_file *f)
+{
+    if (rename(f->tmp_path, f->path) != 0) {
+        int e = errno;
+        sbt_status st = sbti_fail(SBT_E_IO, "cannot write %s: %s", f->path, strerror(e));
+        sbti_atomic_abort(f);
+        return st;
+    }
+    sync_parent(f->path);
     release(f);
     return SBT_OK;
+}
+
+sbt_status sbti_atomic_commit(sbti_atomic_file *f)
+{
+    sbt_status st = sbti_atomic_finish(f);
+    return st == SBT_OK ? sbti_atomic_rename(f) : st;
 }
 
 void sbti_atomic_abort(sbti_atomic_file *f)

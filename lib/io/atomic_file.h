@@ -15,6 +15,10 @@ typedef struct sbti_atomic_file {
 
 /* Creates the temporary file next to path. On failure nothing is left behind. */
 sbt_status sbti_atomic_open(sbti_atomic_file *f, const char *path);
+/* The two halves of commit, for writing several files as a set: finish all (flush, fsync,
+ * close), then rename all. Each removes the temporary and sets the error on failure. */
+sbt_status sbti_atomic_finish(sbti_atomic_file *f);
+sbt_status sbti_atomic_rename(sbti_atomic_file *f);
 /* Flushes, fsyncs, closes and renames onto path. On any failure the temporary is removed,
  * path is untouched, and the error names the file and the system's reason. */
 sbt_status sbti_atomic_commit(sbti_atomic_file *f);

@@ -71,7 +71,7 @@ static int64_t draw_problem(const gen *g, sbti_rng *rng, const int32_t *targets,
 static void record_failure(gen *g, int32_t target)
 {
 #ifdef _OPENMP
-#pragma omp critical(sbti_cd_failure)
+#pragma omp critical
 #endif
     if (!g->failed) {
         g->failed = 1;
