@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "selfbt/selfbt.h"
@@ -498,6 +499,53 @@ START_TEST(jsonl_round_trip)
 }
 END_TEST
 
+/* Reads a whole file into a malloc'd NUL-terminated buffer. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+START_TEST(write_set_equals_each_split)
+{
+    sbt_countdown_options o = small_options();
+    o.train_problems = 200;
+    o.val_problems = o.val_new_problems = 20;
+    sbt_countdown_data *d = generate(&o);
+    char dir[512], path[600], single[600];
+    snprintf(dir, sizeof dir, "%s/set", SBT_TEST_TMP_DIR);
+    mkdir(dir, 0777);
+    ck_assert_int_eq(sbt_countdown_data_write(d, dir), SBT_OK);
+    for (int k = 0; k < SBT_COUNTDOWN_N_SPLITS; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, sbt_countdown_split_file((sbt_countdown_split)k));
+        snprintf(single, sizeof single, "%s/single_%d.jsonl", SBT_TEST_TMP_DIR, k);
+        ck_assert_int_eq(sbt_countdown_data_write_jsonl(d, (sbt_countdown_split)k, single), SBT_OK);
+        char *a = slurp(path), *b = slurp(single);
+        ck_assert_str_eq(a, b);
+        ck_assert_int_gt((int)strlen(a), 0);
+        free(a);
+        free(b);
+    }
+    ck_assert_str_eq(sbt_countdown_split_file(SBT_SPLIT_VAL_NEW), "val_new.jsonl");
+    ck_assert_ptr_null(sbt_countdown_split_file((sbt_countdown_split)3));
+    /* A folder that does not exist: an error naming the file, nothing created. */
+    snprintf(dir, sizeof dir, "%s/no_such_set", SBT_TEST_TMP_DIR);
+    ck_assert_int_eq(sbt_countdown_data_write(d, dir), SBT_E_IO);
+    ck_assert_ptr_nonnull(strstr(sbt_last_error(), "no_such_set/train.jsonl"));
+    ck_assert_int_ne(access(dir, F_OK), 0);
+    ck_assert_int_eq(sbt_countdown_data_write(NULL, dir), SBT_E_INVALID_ARGUMENT);
+    sbt_countdown_data_free(d);
+}
+END_TEST
+
 START_TEST(row_accessors_check_their_arguments)
 {
     sbt_countdown_options o = small_options();
@@ -531,6 +579,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_options_name_the_field);
     tcase_add_test(tc, progress_and_cancel);
     tcase_add_test(tc, jsonl_round_trip);
+    tcase_add_test(tc, write_set_equals_each_split);
     tcase_add_test(tc, row_accessors_check_their_arguments);
     suite_add_tcase(s, tc);
     return s;
