@@ -189,12 +189,15 @@ typedef struct sbt_countdown_verdict {
     size_t target_offset, target_len; /* the target's digits in text                          */
     size_t output_len;             /* the seed's model_output: text up to and including the
                                       first marker, or the whole text if there is none        */
+    int32_t expected_steps;        /* steps a full solution has (n_nums - 1); 0 if the numbers
+                                      could not be read                                        */
 } sbt_countdown_verdict;
 
 /* Judges a whole model output (prompt + response, as the seed's evaluator sees it: the
  * numbers and target are read from the prompt in the text). text need not be
  * NUL-terminated or valid UTF-8. A wrong answer is not an error: the function returns
- * SBT_OK and fills *out; it fails only on NULL arguments or a wrong out->size. */
+ * SBT_OK and fills *out; it fails only on NULL arguments, a wrong out->size, an unknown
+ * mode, or (SBT_E_OUT_OF_MEMORY) when its scratch table cannot be allocated. */
 SBT_API sbt_status sbt_countdown_verify(const char *text, size_t len, sbt_countdown_verifier mode,
                                         sbt_countdown_verdict *out);
 

@@ -575,17 +575,16 @@ static sbt_countdown_failure final_check(const judge *j, const input *in, size_t
 
 /* Records the verdict of final_check. NO_GOAL points at no step; NOT_REACHED at the last.
  * STEP_COUNT always means too few steps: a step consumes two numbers and adds one, so at
- * most n_nums-1 steps can pass. The verdict has no field for the expected count, which the
- * reason needs, so failed_step carries it (n_nums-1: the index one past a full solution's
- * last step, i.e. a step that is missing), and the span is the last step. */
-static void record_final(sbt_countdown_verdict *v, sbt_countdown_failure f, size_t n_nums,
-                         size_t n_steps, span last_line)
+ * most n_nums-1 steps can pass; failed_step is the first missing step's index and the span
+ * is the last step. */
+static void record_final(sbt_countdown_verdict *v, sbt_countdown_failure f, size_t n_steps,
+                         span last_line)
 {
     v->failure = f;
     if (f == SBT_FAIL_NOT_REACHED)
         fail_at(v, f, n_steps - 1, last_line);
     else if (f == SBT_FAIL_STEP_COUNT)
-        fail_at(v, f, n_nums - 1, last_line);
+        fail_at(v, f, n_steps, last_line);
 }
 
 /* The response's lines: response.strip().split('\n') never yields fewer than one. */
@@ -618,6 +617,7 @@ static sbt_status judge_steps(const char *t, const input *in, size_t n_nums, int
                          n_nums + n_steps);
     parse_numbers(t, in->numbers, &j.ms, &n_nums);
     v->n_steps = clamp_i32(n_steps);
+    v->expected_steps = n_nums > 0 ? clamp_i32(n_nums - 1) : 0;
     for (size_t i = 0; i < n_steps && v->failure == SBT_FAIL_NONE; i++) {
         step st;
         line = next_line(t, in->response, &pos);
@@ -627,7 +627,7 @@ static sbt_status judge_steps(const char *t, const input *in, size_t n_nums, int
             fail_at(v, f, i, line);
     }
     if (v->failure == SBT_FAIL_NONE)
-        record_final(v, final_check(&j, in, n_nums, n_steps), n_nums, n_steps, line);
+        record_final(v, final_check(&j, in, n_nums, n_steps), n_steps, line);
     free(j.ms.slots);
     return SBT_OK;
 }
@@ -758,8 +758,12 @@ static void put_reason(writer *w, const sbt_countdown_verdict *v, const char *te
     case SBT_FAIL_INVALID_FORMAT: put_str(w, "Invalid output format"); break;
     case SBT_FAIL_NOT_REACHED: put_not_reached(w, v, text); break;
     case SBT_FAIL_STEP_COUNT:
-        snprintf(counts, sizeof counts, "Wrong number of steps: %d instead of %d",
-                 (int)v->n_steps, (int)v->failed_step);
+        /* A caller's struct from before expected_steps existed ends before it. */
+        if (v->size >= offsetof(sbt_countdown_verdict, expected_steps) + sizeof v->expected_steps)
+            snprintf(counts, sizeof counts, "Wrong number of steps: %d instead of %d",
+                     (int)v->n_steps, (int)v->expected_steps);
+        else
+            snprintf(counts, sizeof counts, "Wrong number of steps: %d", (int)v->n_steps);
         put_str(w, counts);
         break;
     case SBT_FAIL_NO_GOAL: put_str(w, "No goal marker: the response backtracked"); break;

@@ -145,6 +145,8 @@ START_TEST(one_step_answer_is_accepted_by_reference_only)
     expect(text, REF, SBT_FAIL_NONE, "");
     judged j = expect(text, STRICT, SBT_FAIL_STEP_COUNT, "Wrong number of steps: 1 instead of 3");
     ck_assert_int_eq(j.v.n_steps, 1);
+    ck_assert_int_eq(j.v.expected_steps, 3);
+    ck_assert_int_eq(j.v.failed_step, 1); /* the first missing step */
     ck_assert_int_eq(memcmp(text + j.v.step_offset, "44+5=49", j.v.step_len), 0);
     expect(output("44, 5, 3, 85", "144", "44+5=49\n49+85=134\nGoal Reached!"), STRICT,
            SBT_FAIL_STEP_COUNT, "Wrong number of steps: 2 instead of 3");
