@@ -8,5 +8,6 @@
 #include "selfbt/log.h"
 #include "selfbt/progress.h"
 #include "selfbt/countdown.h"
+#include "selfbt/tokenizer.h"
 
 #endif /* SELFBT_SELFBT_H */
