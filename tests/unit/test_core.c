@@ -26,6 +26,8 @@
 #include "selfbt/status.h"
 #include "selfbt/version.h"
 
+#include "check_main.h"
+
 #ifndef SBT_TEST_TMP_DIR
 #define SBT_TEST_TMP_DIR "/tmp"
 #endif
@@ -995,11 +997,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SBT_CHECK_MAIN(suite)

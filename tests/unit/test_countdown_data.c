@@ -11,6 +11,8 @@
 
 #include "selfbt/selfbt.h"
 
+#include "check_main.h"
+
 /* ck_assert records its location on every call (a write to a pipe in fork mode); in loops
  * over thousands of rows only a failure should cost anything. */
 #define REQUIRE(cond, ...)                                                                  \
@@ -585,11 +587,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SBT_CHECK_MAIN(suite)

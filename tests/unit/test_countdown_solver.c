@@ -9,6 +9,8 @@
 #include "selfbt/selfbt.h"
 #include "task/countdown_internal.h"
 
+#include "check_main.h"
+
 static sbt_countdown_problem problem4(int a, int b, int c, int d, int target)
 {
     sbt_countdown_problem p;
@@ -335,11 +337,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+SBT_CHECK_MAIN(suite)

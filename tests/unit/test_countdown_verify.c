@@ -9,6 +9,8 @@
 
 #include "selfbt/selfbt.h"
 
+#include "check_main.h"
+
 #define REF SBT_VERIFY_REFERENCE
 #define STRICT SBT_VERIFY_STRICT
 
@@ -776,11 +778,4 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+SBT_CHECK_MAIN(suite)
