@@ -92,14 +92,16 @@ static void add_count(int64_t *counter, int64_t v)
 typedef int (*item_fn)(gen *g, int64_t item, int64_t chunk_row0);
 typedef sbt_status (*chunk_fn)(gen *g, sbti_cd_split *split, int64_t row0, int64_t row1);
 
-/* Calls item(g, i, ...) for every i in [0, n) in parallel, chunk by chunk; after each chunk
- * calls after(g, split, first row, end row) on this thread and reports progress. */
+/* Calls item(g, i, first row of the chunk) for every i in [0, n) in parallel, chunk by
+ * chunk; after each chunk calls after(g, split, first row, end row) on this thread and
+ * reports progress. Item i owns rows row_start[i] .. row_start[i+1]-1, or just row i when
+ * row_start is NULL. */
 static sbt_status run_chunks(gen *g, const char *what, int64_t n, int64_t chunk, item_fn item,
-                             chunk_fn after, sbti_cd_split *split)
+                             chunk_fn after, sbti_cd_split *split, const int64_t *row_start)
 {
     for (int64_t c0 = 0; c0 < n; c0 += chunk) {
         int64_t c1 = c0 + chunk < n ? c0 + chunk : n;
-        int64_t row0 = g->row_start && split == &g->d->split[SBT_SPLIT_TRAIN] ? g->row_start[c0] : c0;
+        int64_t row0 = row_start ? row_start[c0] : c0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 64) num_threads(g->n_threads)
 #endif
@@ -115,7 +117,7 @@ static sbt_status run_chunks(gen *g, const char *what, int64_t n, int64_t chunk,
                        : sbti_fail(SBT_E_INTERNAL, "countdown: could not build a %s row",
                                    what ? what : "train");
         if (after) {
-            int64_t row1 = g->row_start && split == &g->d->split[SBT_SPLIT_TRAIN] ? g->row_start[c1] : c1;
+            int64_t row1 = row_start ? row_start[c1] : c1;
             sbt_status st = after(g, split, row0, row1);
             if (st != SBT_OK)
                 return st;
@@ -422,7 +424,7 @@ static sbt_status generate_train(gen *g)
     if (st == SBT_OK && n_op > 0 && g->n_pool == g->n_held)
         st = sbti_fail(SBT_E_INVALID_ARGUMENT, "countdown: every target is held out; no train targets");
     if (st == SBT_OK)
-        st = run_chunks(g, "train", n_op, CHUNK, make_train_problem, NULL, &g->d->split[SBT_SPLIT_TRAIN]);
+        st = run_chunks(g, "train", n_op, CHUNK, make_train_problem, NULL, NULL, NULL);
     if (st == SBT_OK)
         st = assign_back_kinds(g);
     if (st != SBT_OK)
@@ -431,7 +433,8 @@ static sbt_status generate_train(gen *g)
      * many D_back rows. */
     int64_t per_problem = 1 + (g->n_back + n_op - 1) / (n_op > 0 ? n_op : 1);
     int64_t chunk = CHUNK / per_problem > 16 ? CHUNK / per_problem : 16;
-    return run_chunks(g, NULL, n_op, chunk, make_train_rows, append_rows, &g->d->split[SBT_SPLIT_TRAIN]);
+    return run_chunks(g, NULL, n_op, chunk, make_train_rows, append_rows,
+                      &g->d->split[SBT_SPLIT_TRAIN], g->row_start);
 }
 
 static sbt_status generate_tests(gen *g)
@@ -450,10 +453,10 @@ static sbt_status generate_tests(gen *g)
         st = alloc_split(&g->d->split[SBT_SPLIT_VAL_NEW], o->val_new_problems);
     if (st == SBT_OK)
         st = run_chunks(g, "val", o->val_problems, CHUNK, make_val_row, append_rows,
-                        &g->d->split[SBT_SPLIT_VAL]);
+                        &g->d->split[SBT_SPLIT_VAL], NULL);
     if (st == SBT_OK)
         st = run_chunks(g, "val_new", o->val_new_problems, CHUNK, make_val_new_row, append_rows,
-                        &g->d->split[SBT_SPLIT_VAL_NEW]);
+                        &g->d->split[SBT_SPLIT_VAL_NEW], NULL);
     return st;
 }
 
