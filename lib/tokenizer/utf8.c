@@ -1,0 +1,107 @@
+/* utf8.c — UTF-8 decoding and sanitizing (maximal invalid subparts become U+FFFD). */
+#include "tokenizer/text.h"
+
+#include <string.h>
+
+/* Decodes one sequence at s[0..n), n >= 1. Returns its length and sets *ok = 1 with *cp, or,
+ * for an ill-formed sequence, the length of its maximal subpart (the lead byte and the
+ * continuation bytes that still fit Unicode Table 3-7, at least 1) with *ok = 0. */
+static inline size_t decode(const unsigned char *s, size_t n, uint32_t *cp, int *ok)
+{
+    unsigned b0 = s[0];
+    unsigned lo = 0x80, hi = 0xBF;
+    size_t need;
+    uint32_t c;
+
+    if (b0 < 0x80) {
+        *cp = b0;
+        *ok = 1;
+        return 1;
+    }
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        need = 1;
+        c = b0 & 0x1F;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        need = 2;
+        c = b0 & 0x0F;
+        if (b0 == 0xE0)
+            lo = 0xA0; /* no overlong forms */
+        else if (b0 == 0xED)
+            hi = 0x9F; /* no surrogates */
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        need = 3;
+        c = b0 & 0x07;
+        if (b0 == 0xF0)
+            lo = 0x90; /* no overlong forms */
+        else if (b0 == 0xF4)
+            hi = 0x8F; /* nothing above U+10FFFF */
+    } else {
+        *ok = 0; /* 80..C1, F5..FF: never a lead byte */
+        return 1;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        unsigned b;
+        if (i >= n || (b = s[i]) < lo || b > hi) {
+            *ok = 0;
+            return i;
+        }
+        c = (c << 6) | (b & 0x3F);
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    *cp = c;
+    *ok = 1;
+    return need + 1;
+}
+
+size_t sbti_utf8_sanitize(const char *in, size_t len, char *out)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t i = 0, o = 0;
+
+    while (i < len) {
+        /* ASCII run: copy it whole. */
+        size_t j = i;
+        while (j < len && s[j] < 0x80)
+            j++;
+        if (j > i) {
+            memmove(out + o, in + i, j - i);
+            o += j - i;
+            i = j;
+            if (i == len)
+                break;
+        }
+        uint32_t cp;
+        int ok;
+        size_t k = decode(s + i, len - i, &cp, &ok);
+        if (ok) {
+            memmove(out + o, in + i, k);
+            o += k;
+        } else {
+            out[o++] = (char)0xEF;
+            out[o++] = (char)0xBF;
+            out[o++] = (char)0xBD;
+        }
+        i += k;
+    }
+    return o;
+}
+
+uint32_t sbti_utf8_next(const char *s, size_t len, size_t *pos)
+{
+    size_t p = *pos;
+    if (p >= len)
+        return 0;
+    unsigned char b = (unsigned char)s[p];
+    if (b < 0x80) {
+        *pos = p + 1;
+        return b;
+    }
+    uint32_t cp;
+    int ok;
+    size_t k = decode((const unsigned char *)s + p, len - p, &cp, &ok);
+    *pos = p + k;
+    /* Not valid UTF-8 after all: the maximal subpart reads as one U+FFFD, as the sanitizer
+     * would have written it. */
+    return ok ? cp : 0xFFFD;
+}
