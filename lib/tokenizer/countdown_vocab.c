@@ -61,7 +61,7 @@ static cd_merge *make_merges(size_t *n_out)
     if (!m)
         return NULL;
     for (size_t t = 0; t < n_targets; t++) {
-        char num[8];
+        char num[24];
         const char *s = t < sizeof WORDS / sizeof *WORDS ? WORDS[t] : num;
         if (s == num)
             snprintf(num, sizeof num, "%zu", t - sizeof WORDS / sizeof *WORDS);
@@ -167,7 +167,7 @@ static const char CONFIG[] =
     " \"clean_up_tokenization_spaces\": false, \"model_input_names\": [\"input_ids\","
     " \"attention_mask\"], \"tokenizer_class\": \"PreTrainedTokenizerFast\"}";
 
-SBT_API sbt_status sbt_tokenizer_create_countdown(sbt_tokenizer **out)
+sbt_status sbt_tokenizer_create_countdown(sbt_tokenizer **out)
 {
     if (!out)
         return sbti_fail(SBT_E_INVALID_ARGUMENT, "sbt_tokenizer_create_countdown: out is NULL");

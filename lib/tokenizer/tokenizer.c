@@ -127,7 +127,7 @@ static int pass1_cb(void *ctx, size_t start, size_t end, int32_t id)
     return sbti_added_split(a, 1, inner.s, end - start, pass2_cb, &inner);
 }
 
-SBT_API sbt_status sbt_tokenizer_encode(const sbt_tokenizer *tok, const char *text, size_t len,
+sbt_status sbt_tokenizer_encode(const sbt_tokenizer *tok, const char *text, size_t len,
                                         unsigned flags, sbt_token *ids, size_t cap, size_t *n_ids)
 {
     if (n_ids)
@@ -177,7 +177,7 @@ SBT_API sbt_status sbt_tokenizer_encode(const sbt_tokenizer *tok, const char *te
 
 /* ==== decode ================================================================================== */
 
-SBT_API sbt_status sbt_tokenizer_decode(const sbt_tokenizer *tok, const sbt_token *ids, size_t n,
+sbt_status sbt_tokenizer_decode(const sbt_tokenizer *tok, const sbt_token *ids, size_t n,
                                         unsigned flags, char *text, size_t cap, size_t *len)
 {
     if (len)
@@ -254,7 +254,7 @@ SBT_API sbt_status sbt_tokenizer_decode(const sbt_tokenizer *tok, const sbt_toke
 
 /* ==== queries ================================================================================= */
 
-SBT_API void sbt_tokenizer_free(sbt_tokenizer *tok)
+void sbt_tokenizer_free(sbt_tokenizer *tok)
 {
     if (!tok)
         return;
@@ -271,50 +271,50 @@ SBT_API void sbt_tokenizer_free(sbt_tokenizer *tok)
     free(tok);
 }
 
-SBT_API int32_t sbt_tokenizer_n_vocab(const sbt_tokenizer *tok)
+int32_t sbt_tokenizer_n_vocab(const sbt_tokenizer *tok)
 {
     return tok ? tok->n_ids : 0;
 }
 
-SBT_API const char *sbt_tokenizer_token_text(const sbt_tokenizer *tok, sbt_token id)
+const char *sbt_tokenizer_token_text(const sbt_tokenizer *tok, sbt_token id)
 {
     if (!tok || id < 0 || id >= tok->n_ids || !tok->info[id].kind)
         return NULL;
     return sbti_tok_text(tok, id);
 }
 
-SBT_API sbt_token sbt_tokenizer_token_id(const sbt_tokenizer *tok, const char *token)
+sbt_token sbt_tokenizer_token_id(const sbt_tokenizer *tok, const char *token)
 {
     if (!tok || !token)
         return -1;
     return sbti_strtab_find(&tok->by_text, token, strlen(token));
 }
 
-SBT_API int sbt_tokenizer_is_special(const sbt_tokenizer *tok, sbt_token id)
+int sbt_tokenizer_is_special(const sbt_tokenizer *tok, sbt_token id)
 {
     if (!tok || id < 0 || id >= tok->n_ids)
         return 0;
     return tok->info[id].special != 0;
 }
 
-SBT_API sbt_token sbt_tokenizer_bos(const sbt_tokenizer *tok)
+sbt_token sbt_tokenizer_bos(const sbt_tokenizer *tok)
 {
     return tok ? tok->bos : -1;
 }
 
-SBT_API sbt_token sbt_tokenizer_eos(const sbt_tokenizer *tok)
+sbt_token sbt_tokenizer_eos(const sbt_tokenizer *tok)
 {
     return tok ? tok->eos : -1;
 }
 
-SBT_API sbt_token sbt_tokenizer_pad(const sbt_tokenizer *tok)
+sbt_token sbt_tokenizer_pad(const sbt_tokenizer *tok)
 {
     return tok ? tok->pad : -1;
 }
 
 /* ==== adding special tokens =================================================================== */
 
-SBT_API sbt_status sbt_tokenizer_add_special_tokens(sbt_tokenizer *tok, const char *const *tokens,
+sbt_status sbt_tokenizer_add_special_tokens(sbt_tokenizer *tok, const char *const *tokens,
                                                     size_t n, size_t *n_added)
 {
     if (n_added)

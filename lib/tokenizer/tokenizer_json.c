@@ -818,6 +818,12 @@ static sbt_status build(sbt_tokenizer *tok, json_t *root, const char *src)
     if (version && !str_is(version, "1.0"))
         return sbti_fail(SBT_E_UNSUPPORTED, "%s: version %s is not supported (only \"1.0\")", src,
                          json_is_string(version) ? json_string_value(version) : "(not a string)");
+    const json_t *model = json_object_get(root, "model");
+    if (!model)
+        return sbti_fail(SBT_E_PARSE, "%s: no \"model\"", src);
+    if (!json_is_object(model))
+        return sbti_fail(SBT_E_PARSE, "%s: model must be an object, not %s", src,
+                         json_type_name(model));
     sbt_status st;
     if ((st = check_normalizer(json_object_get(root, "normalizer"), src)) != SBT_OK ||
         (st = check_pre_tokenizer(json_object_get(root, "pre_tokenizer"), src)) != SBT_OK ||
@@ -910,7 +916,7 @@ static char *join_path(const char *dir, const char *name)
     return p;
 }
 
-SBT_API sbt_status sbt_tokenizer_load(sbt_tokenizer **out, const char *path)
+sbt_status sbt_tokenizer_load(sbt_tokenizer **out, const char *path)
 {
     if (!out)
         return sbti_fail(SBT_E_INVALID_ARGUMENT, "sbt_tokenizer_load: out is NULL");
@@ -971,7 +977,7 @@ SBT_API sbt_status sbt_tokenizer_load(sbt_tokenizer **out, const char *path)
     return st;
 }
 
-SBT_API sbt_status sbt_tokenizer_load_json(sbt_tokenizer **out, const char *tokenizer_json,
+sbt_status sbt_tokenizer_load_json(sbt_tokenizer **out, const char *tokenizer_json,
                                            size_t len, const char *config_json, size_t config_len)
 {
     if (!out)
@@ -1262,7 +1268,7 @@ static int write_config(json_t *cfg, FILE *f)
     return 0;
 }
 
-SBT_API sbt_status sbt_tokenizer_save(const sbt_tokenizer *tok, const char *dir)
+sbt_status sbt_tokenizer_save(const sbt_tokenizer *tok, const char *dir)
 {
     if (!tok || !dir || !*dir)
         return sbti_fail(SBT_E_INVALID_ARGUMENT, "sbt_tokenizer_save: %s is NULL or empty",
