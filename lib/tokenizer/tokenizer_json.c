@@ -425,7 +425,7 @@ static sbt_status load_model(sbt_tokenizer *tok, json_t *model, const char *src)
     if ((st = check_empty_string(model, "continuing_subword_prefix", src)) != SBT_OK ||
         (st = check_empty_string(model, "end_of_word_suffix", src)) != SBT_OK)
         return st;
-    int byte_fallback, fuse_unk, ignore_merges;
+    int byte_fallback = 0, fuse_unk = 0, ignore_merges = 0;
     if ((st = get_bool(model, "byte_fallback", 0, &byte_fallback, src, "model")) != SBT_OK ||
         (st = get_bool(model, "fuse_unk", 0, &fuse_unk, src, "model")) != SBT_OK ||
         (st = get_bool(model, "ignore_merges", 0, &ignore_merges, src, "model")) != SBT_OK)
@@ -518,7 +518,7 @@ static sbt_status load_added(sbt_tokenizer *tok, const json_t *arr, const char *
             return sbti_fail(idv < 0 ? SBT_E_PARSE : SBT_E_UNSUPPORTED,
                              "%s: %s.id %lld is out of range (0..%d)", src, where, (long long)idv,
                              SBTI_MAX_TOKEN_ID);
-        int single_word, lstrip, rstrip, normalized, special;
+        int single_word = 0, lstrip = 0, rstrip = 0, normalized = 0, special = 0;
         if ((st = get_bool(a, "special", 0, &special, src, where)) != SBT_OK ||
             (st = get_bool(a, "single_word", 0, &single_word, src, where)) != SBT_OK ||
             (st = get_bool(a, "lstrip", 0, &lstrip, src, where)) != SBT_OK ||
@@ -844,7 +844,7 @@ sbt_status sbti_tok_from_json(sbt_tokenizer **out, const char *json, size_t len,
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
     if (!root)
         return parse_error(src, &err);
-    sbt_tokenizer *tok;
+    sbt_tokenizer *tok = NULL;
     sbt_status st = sbti_tok_new(&tok);
     if (st == SBT_OK)
         st = build(tok, root, src);
