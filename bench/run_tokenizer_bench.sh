@@ -17,6 +17,7 @@ DATA=$BUILD/bench-data
 CACHE=${SBT_NPM_CACHE:-$BUILD/npm-cache}
 BENCH=$BUILD/bench/tokenizer_bench
 mkdir -p "$DATA"
+CORES=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "?") # before OMP_NUM_THREADS, which nproc obeys
 export RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1
 
 [ -x "$BENCH" ] || { echo "run_tokenizer_bench.sh: $BENCH is missing: cmake --build $BUILD" >&2; exit 1; }
@@ -38,7 +39,7 @@ if [ ! -f "$DATA/corpus.txt" ]; then
     fi
 fi
 
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')"
+echo "== machine: $CORES cores, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//')"
 echo "== corpus: $DATA/corpus.txt ($(wc -c <"$DATA/corpus.txt") bytes); best of $RUNS runs, one thread"
 
 compare() { # compare NAME C-ARGS... -- HF-TOKENIZER-JSON
