@@ -228,8 +228,8 @@ static sbt_status merge_grow(sbti_bpe *b)
 
 sbt_status sbti_bpe_reserve_merges(sbti_bpe *b, size_t n)
 {
-    size_t cap = 1024;
-    while (cap < 2 * n + 2)
+    size_t cap = 1024; /* load factor at most 3/4 */
+    while (3 * cap < 4 * (n + 1))
         cap *= 2;
     if (b->merge && cap <= b->merge_mask + 1)
         return SBT_OK;
@@ -262,7 +262,7 @@ sbt_status sbti_bpe_add_merge(sbti_bpe *b, int32_t left, int32_t right, int32_t 
 {
     if (b->n_merge_list >= UINT32_MAX - 1)
         return sbti_fail(SBT_E_UNSUPPORTED, "too many merges");
-    if (!b->merge || 2 * (b->merge_count + 1) > b->merge_mask + 1) {
+    if (!b->merge || 4 * (b->merge_count + 1) > 3 * (b->merge_mask + 1)) {
         sbt_status st = merge_grow(b);
         if (st != SBT_OK)
             return st;
