@@ -248,6 +248,11 @@ static sbt_status load_vocab(sbt_tokenizer *tok, const json_t *vocab, const char
         if (id > max)
             max = id;
     }
+    /* Ids index dense tables: bound them by the file's size (HF allows gaps; real files have
+     * none). */
+    if (max >= 0 && (size_t)max >= 2 * count + 1024)
+        return sbti_fail(SBT_E_UNSUPPORTED, "%s: model.vocab: ids are too sparse (largest %lld for "
+                         "%zu tokens)", src, (long long)max, count);
     tok->n_model = (int32_t)count;
     sbt_status st = sbti_strtab_init(&tok->by_text, count + 512);
     if (st == SBT_OK)
@@ -881,8 +886,10 @@ static sbt_status read_file(const char *path, char **data, size_t *len)
         fclose(f);
         return sbti_fail(SBT_E_IO, "%s is not a regular file", path);
     }
-    if ((uint64_t)sb.st_size > ((uint64_t)1 << 31))
-        return fclose(f), sbti_fail(SBT_E_UNSUPPORTED, "%s is larger than 2 GiB", path);
+    if ((uint64_t)sb.st_size > ((uint64_t)1 << 31)) {
+        fclose(f);
+        return sbti_fail(SBT_E_UNSUPPORTED, "%s is larger than 2 GiB", path);
+    }
     size_t n = (size_t)sb.st_size;
     char *buf = malloc(n + 1);
     if (!buf) {

@@ -161,6 +161,7 @@ static const mutation model_mutations[] = {
     {"\"xyz\": 276", "\"xyz\": 276.0", SBT_E_PARSE, "model.vocab[\"xyz\"]", "integer"},
     {"\"xyz\": 276", "\"xyz\": -5", SBT_E_PARSE, "model.vocab[\"xyz\"]", "out of range"},
     {"\"xyz\": 276", "\"xyz\": 9999999999", SBT_E_UNSUPPORTED, "model.vocab[\"xyz\"]", "out of range"},
+    {"\"xyz\": 276", "\"xyz\": 16000000", SBT_E_UNSUPPORTED, "model.vocab", "too sparse"},
     {"\"xyz\": 276", "\"xyz\": 275", SBT_E_PARSE, "id 275 is given to both", "xyz"},
     {"\"merges\": [", "\"merges\": \"h e\", \"old_merges\": [", SBT_E_PARSE, "model.merges must be an array", NULL},
     {"\"merges\": [", "\"old_merges\": [", SBT_E_PARSE, "no \"merges\"", NULL},
