@@ -13,6 +13,7 @@ SBT_APT_PACKAGES=(
   libsubunit-dev         # check's pkg-config file requires libsubunit
   libjansson-dev
   libcurl4-openssl-dev
+  libssl-dev             # libcrypto: the sha256 check of hub downloads
   python3
   git
   ca-certificates
