@@ -19,17 +19,7 @@
 #include "selfbt/tokenizer.h"
 
 #include "check_main.h"
-
-#ifndef SBT_TEST_DATA_DIR
-#define SBT_TEST_DATA_DIR "tests/golden"
-#endif
-#ifndef SBT_TEST_TMP_DIR
-#define SBT_TEST_TMP_DIR "/tmp"
-#endif
-
-#define N_OF(a) (sizeof(a) / sizeof *(a))
-#define FIXTURE SBT_TEST_DATA_DIR "/tiny_tokenizer.json"
-#define FIXTURE_CONFIG SBT_TEST_DATA_DIR "/tiny_tokenizer_config.json"
+#include "tokenizer_fixture.h"
 
 /* Fixture ids (tiny_tokenizer.json). */
 enum {
@@ -40,37 +30,6 @@ enum {
 #define SP 32 /* 'Ġ': the byte ' ' */
 
 /* ==== helpers ========================================================================== */
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    b[n] = '\0';
-    if (len)
-        *len = (size_t)n;
-    return b;
-}
-
-/* s with the first occurrence of from replaced by to (which must be there). */
-static char *replace(const char *s, const char *from, const char *to)
-{
-    const char *at = strstr(s, from);
-    ck_assert_msg(at != NULL, "fixture lacks \"%s\"", from);
-    size_t a = (size_t)(at - s), f = strlen(from), t = strlen(to), n = strlen(s);
-    char *r = malloc(n - f + t + 1);
-    ck_assert_ptr_nonnull(r);
-    memcpy(r, s, a);
-    memcpy(r + a, to, t);
-    memcpy(r + a + t, at + f, n - a - f + 1);
-    return r;
-}
 
 static sbt_tokenizer *load_text(const char *json)
 {
@@ -147,18 +106,6 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static char *make_tmp_dir(void)
-{
-    char *dir = malloc(512);
-    ck_assert_ptr_nonnull(dir);
-    snprintf(dir, 512, "%s/tokXXXXXX", SBT_TEST_TMP_DIR);
-    if (!mkdtemp(dir)) {
-        snprintf(dir, 512, "/tmp/tokXXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(dir));
-    }
-    return dir;
-}
-
 static void remove_tree(char *dir)
 {
     nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
@@ -195,7 +142,7 @@ END_TEST
 
 START_TEST(load_from_folder_and_file)
 {
-    char *dir = make_tmp_dir();
+    char *dir = make_tmp_dir("tok");
     char p[600], q[600];
     snprintf(p, sizeof p, "%s/tokenizer.json", dir);
     snprintf(q, sizeof q, "%s/tokenizer_config.json", dir);
@@ -549,7 +496,7 @@ START_TEST(save_then_load_encodes_the_same)
     sbt_tokenizer *tok = load_tiny();
     const char *add[] = {"<backtrack>"};
     ck_assert_int_eq(sbt_tokenizer_add_special_tokens(tok, add, 1, NULL), SBT_OK);
-    char *dir = make_tmp_dir();
+    char *dir = make_tmp_dir("tok");
     ck_assert_msg(sbt_tokenizer_save(tok, dir) == SBT_OK, "save: %s", sbt_last_error());
     sbt_tokenizer *back = NULL;
     ck_assert_msg(sbt_tokenizer_load(&back, dir) == SBT_OK, "load: %s", sbt_last_error());
@@ -736,7 +683,7 @@ START_TEST(countdown_save_and_reload)
 {
     sbt_tokenizer *tok = NULL;
     ck_assert_int_eq(sbt_tokenizer_create_countdown(&tok), SBT_OK);
-    char *dir = make_tmp_dir();
+    char *dir = make_tmp_dir("tok");
     ck_assert_msg(sbt_tokenizer_save(tok, dir) == SBT_OK, "save: %s", sbt_last_error());
     sbt_tokenizer *back = NULL;
     ck_assert_msg(sbt_tokenizer_load(&back, dir) == SBT_OK, "load: %s", sbt_last_error());

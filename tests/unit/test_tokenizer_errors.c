@@ -17,46 +17,7 @@
 #include "selfbt/tokenizer.h"
 
 #include "check_main.h"
-
-#ifndef SBT_TEST_DATA_DIR
-#define SBT_TEST_DATA_DIR "tests/golden"
-#endif
-#ifndef SBT_TEST_TMP_DIR
-#define SBT_TEST_TMP_DIR "/tmp"
-#endif
-
-#define N_OF(a) (sizeof(a) / sizeof *(a))
-#define FIXTURE SBT_TEST_DATA_DIR "/tiny_tokenizer.json"
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    b[n] = '\0';
-    if (len)
-        *len = (size_t)n;
-    return b;
-}
-
-static char *replace(const char *s, const char *from, const char *to)
-{
-    const char *at = strstr(s, from);
-    ck_assert_msg(at != NULL, "fixture lacks \"%s\"", from);
-    size_t a = (size_t)(at - s), f = strlen(from), t = strlen(to), n = strlen(s);
-    char *r = malloc(n - f + t + 1);
-    ck_assert_ptr_nonnull(r);
-    memcpy(r, s, a);
-    memcpy(r + a, to, t);
-    memcpy(r + a + t, at + f, n - a - f + 1);
-    return r;
-}
+#include "tokenizer_fixture.h"
 
 /* Loads json (and config); checks the status, that *out stayed NULL and that the message
  * contains each of the given fragments. */
@@ -271,12 +232,7 @@ START_TEST(missing_files)
     ck_assert_ptr_null(tok);
     ck_assert_ptr_nonnull(strstr(sbt_last_error(), "/nonexistent/dir/tokenizer.json"));
 
-    char dir[512];
-    snprintf(dir, sizeof dir, "%s/tokerrXXXXXX", SBT_TEST_TMP_DIR);
-    if (!mkdtemp(dir)) {
-        snprintf(dir, sizeof dir, "/tmp/tokerrXXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(dir));
-    }
+    char *dir = make_tmp_dir("tokerr");
     ck_assert_int_eq(sbt_tokenizer_load(&tok, dir), SBT_E_NOT_FOUND); /* no tokenizer.json */
     ck_assert_ptr_nonnull(strstr(sbt_last_error(), "tokenizer.json"));
 
@@ -303,6 +259,7 @@ START_TEST(missing_files)
     remove(p);
     sbt_tokenizer_free(tok);
     rmdir(dir);
+    free(dir);
 }
 END_TEST
 
