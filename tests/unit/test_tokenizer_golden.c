@@ -210,33 +210,22 @@ static void load_golden(const char *path)
 
 /* ==== helpers ======================================================================== */
 
+/* 1 if s[0..n) is valid UTF-8: Unicode Table 3-7, written out here independently of the
+ * library's own check. */
 static int utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         unsigned c = s[i];
-        size_t len;
-        unsigned lo = 0x80, hi = 0xBF;
         if (c < 0x80) {
             i++;
             continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0)
-                lo = 0xA0;
-            if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0)
-                lo = 0x90;
-            if (c == 0xF4)
-                hi = 0x8F;
-        } else {
-            return 0;
         }
+        if (c < 0xC2 || c > 0xF4)
+            return 0;
+        size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80; /* no overlong forms */
+        unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF; /* no surrogates, <= U+10FFFF */
         if (i + len > n || s[i + 1] < lo || s[i + 1] > hi)
             return 0;
         for (size_t k = 2; k < len; k++)
@@ -268,6 +257,14 @@ static void show_text(FILE *out, const char *p, size_t n)
             fprintf(out, "\\x%02x", c);
     }
     fprintf(out, "\"%s (%zu bytes)", k < n ? "..." : "", n);
+}
+
+/* The first line of a reported mismatch: what, the string's kind and golden line, the string. */
+static void show_mismatch(const char *what, const char *note, const record *r)
+{
+    fprintf(stderr, "  %s mismatch%s, %s string (golden line %d): ", what, note, r->kind, r->line);
+    show_text(stderr, r->text.p, r->text.n);
+    fputc('\n', stderr);
 }
 
 static void show_ids(FILE *out, const char *what, const sbt_token *v, size_t n, size_t around)
@@ -341,9 +338,7 @@ static size_t check_encode(unsigned flags, const char *what)
         if (same)
             continue;
         if (bad++ < SHOW_FIRST) {
-            fprintf(stderr, "  %s mismatch, %s string (golden line %d): ", what, r->kind, r->line);
-            show_text(stderr, r->text.p, r->text.n);
-            fputc('\n', stderr);
+            show_mismatch(what, "", r);
             if (st != SBT_OK) {
                 errors++;
                 fprintf(stderr, "      encode failed: %s: %s\n", sbt_status_str(st), sbt_last_error());
@@ -374,9 +369,7 @@ static size_t check_decode(int which, const char *what)
         if (st == SBT_OK && same_bytes(want, got.p, got.n))
             continue;
         if (bad++ < SHOW_FIRST) {
-            fprintf(stderr, "  %s mismatch, %s string (golden line %d): ", what, r->kind, r->line);
-            show_text(stderr, r->text.p, r->text.n);
-            fputc('\n', stderr);
+            show_mismatch(what, "", r);
             if (st != SBT_OK) {
                 fprintf(stderr, "      decode failed: %s: %s\n", sbt_status_str(st), sbt_last_error());
             } else {
@@ -411,10 +404,7 @@ static size_t check_roundtrip(size_t *n_valid)
         if (st == SBT_OK && same_bytes(want, got.p, got.n))
             continue;
         if (bad++ < SHOW_FIRST) {
-            fprintf(stderr, "  round trip mismatch (%s UTF-8), %s string (golden line %d): ",
-                    valid ? "valid" : "invalid", r->kind, r->line);
-            show_text(stderr, r->text.p, r->text.n);
-            fputc('\n', stderr);
+            show_mismatch("round trip", valid ? " (valid UTF-8)" : " (invalid UTF-8)", r);
             if (st != SBT_OK) {
                 fprintf(stderr, "      failed: %s: %s\n", sbt_status_str(st), sbt_last_error());
             } else {
