@@ -9,5 +9,6 @@
 #include "selfbt/progress.h"
 #include "selfbt/countdown.h"
 #include "selfbt/tokenizer.h"
+#include "selfbt/hub.h"
 
 #endif /* SELFBT_SELFBT_H */
