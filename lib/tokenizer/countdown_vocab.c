@@ -16,16 +16,13 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "tokenizer/text.h"
 #include "tokenizer/tokenizer_internal.h"
 
 static const char *const WORDS[] = {"###",    "Question", ":",        " numbers", " [", ",",
                                     " ",      "]->",      "target",   "\n",       "Response",
                                     ":\n",    "Goal",     " Reached", "!",        "+",
                                     "-",      "*",        "/",        "="};
-
-static const char LLAMA3_PATTERN[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 #define CD_MAX_TOKEN 16 /* bytes in the longest target ("Question", " Reached": 8) */
 
@@ -146,7 +143,7 @@ static json_t *make_json(void)
         added_token(bos, "<|begin_of_text|>"), added_token(eos, "<|end_of_text|>"),
         added_token(back, "<backtrack>"), "normalizer",
         "pre_tokenizer", "type", "Sequence", "pretokenizers", "type", "Split", "pattern", "Regex",
-        LLAMA3_PATTERN, "behavior", "Isolated", "invert", 0, "type", "ByteLevel",
+        SBTI_LLAMA3_PATTERN, "behavior", "Isolated", "invert", 0, "type", "ByteLevel",
         "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 0,
         "post_processor", "type", "TemplateProcessing", "single", "SpecialToken", "id",
         "<|begin_of_text|>", "type_id", 0, "Sequence", "id", "A", "type_id", 0, "pair",

@@ -20,9 +20,14 @@ int sbti_is_letter(uint32_t cp);
 int sbti_is_number(uint32_t cp);
 int sbti_is_space(uint32_t cp);
 
-/* Splits valid UTF-8 text into the pieces of the Llama-3 pre-tokenizer regex
- *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
- * (Split behavior "Isolated": every piece, matched or not, in order, covering the text).
+/* The Llama-3 Split regex, as tokenizer.json spells it (the only one implemented):
+ *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
+#define SBTI_LLAMA3_PATTERN                                                                     \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "                   \
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+/* Splits valid UTF-8 text into the pieces of that regex (Split behavior "Isolated": every
+ * piece, matched or not, in order, covering the text).
  * Calls emit(ctx, start, end) with byte offsets for each piece; stops early and returns the
  * callback's value if it is non-zero, else returns 0. */
 typedef int (*sbti_piece_fn)(void *ctx, size_t start, size_t end);

@@ -59,14 +59,10 @@ struct sbt_tokenizer {
     json_t *extra_special;
 };
 
-/* Appends bytes (plus a NUL) to the arena; *off gets their offset. */
-sbt_status sbti_tok_arena_add(sbt_tokenizer *tok, const char *s, size_t len, uint32_t *off);
 /* Makes room for ids up to max_id in info[] (new entries have kind 0). */
 sbt_status sbti_tok_reserve_ids(sbt_tokenizer *tok, int32_t max_id);
 /* Fills info[id] text/bytes/byte_level from the token string (added to the arena). */
 sbt_status sbti_tok_set_text(sbt_tokenizer *tok, int32_t id, const char *s, size_t len);
-/* Creates an empty tokenizer. */
-sbt_status sbti_tok_new(sbt_tokenizer **out);
 
 static inline const char *sbti_tok_text(const sbt_tokenizer *tok, int32_t id)
 {

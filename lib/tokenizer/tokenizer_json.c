@@ -13,11 +13,6 @@
 #include "tokenizer/text.h"
 #include "tokenizer/tokenizer_internal.h"
 
-/* The Llama-3 Split pattern (the only pre-tokenizer regex implemented). */
-static const char LLAMA3_PATTERN[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-
 /* ==== small helpers ======================================================================== */
 
 /* A printable excerpt of s for messages: at most 40 bytes, cut at a character boundary. */
@@ -91,7 +86,8 @@ static const char *type_of(const json_t *obj)
 
 /* ==== the tokenizer object =================================================================== */
 
-sbt_status sbti_tok_arena_add(sbt_tokenizer *tok, const char *s, size_t len, uint32_t *off)
+/* Appends bytes (plus a NUL) to the arena; *off gets their offset. */
+static sbt_status arena_add(sbt_tokenizer *tok, const char *s, size_t len, uint32_t *off)
 {
     if (tok->arena_len + len + 1 > UINT32_MAX)
         return sbti_fail(SBT_E_UNSUPPORTED, "token strings exceed 4 GiB");
@@ -138,7 +134,7 @@ sbt_status sbti_tok_reserve_ids(sbt_tokenizer *tok, int32_t max_id)
 sbt_status sbti_tok_set_text(sbt_tokenizer *tok, int32_t id, const char *s, size_t len)
 {
     uint32_t off;
-    sbt_status st = sbti_tok_arena_add(tok, s, len, &off);
+    sbt_status st = arena_add(tok, s, len, &off);
     if (st != SBT_OK)
         return st;
     tok->info[id].text_off = off;
@@ -146,24 +142,9 @@ sbt_status sbti_tok_set_text(sbt_tokenizer *tok, int32_t id, const char *s, size
     /* The ByteLevel decoder: every character back to its byte, or the string as it is when
      * some character is not in the alphabet. */
     int all = 1;
-    size_t n = 0;
-    for (size_t pos = 0; pos < len;) {
-        unsigned char c = (unsigned char)s[pos];
-        if (c < 0x80) {
-            if (sbti_bytelevel_byte(c) < 0) {
-                all = 0;
-                break;
-            }
-            pos++;
-        } else {
-            uint32_t cp = sbti_utf8_next(s, len, &pos);
-            if (sbti_bytelevel_byte(cp) < 0) {
-                all = 0;
-                break;
-            }
-        }
-        n++;
-    }
+    size_t n = 0; /* characters (counted in full only when all are in the alphabet) */
+    for (size_t pos = 0; all && pos < len; n++)
+        all = sbti_bytelevel_byte(sbti_utf8_next(s, len, &pos)) >= 0;
     tok->info[id].byte_level = (uint8_t)all;
     if (!all || n == len) { /* the same bytes: share the text */
         tok->info[id].bytes_off = off;
@@ -177,7 +158,7 @@ sbt_status sbti_tok_set_text(sbt_tokenizer *tok, int32_t id, const char *s, size
     size_t k = 0;
     for (size_t pos = 0; pos < len;)
         buf[k++] = (char)sbti_bytelevel_byte(sbti_utf8_next(s, len, &pos));
-    st = sbti_tok_arena_add(tok, buf, n, &off);
+    st = arena_add(tok, buf, n, &off);
     if (buf != small)
         free(buf);
     if (st != SBT_OK)
@@ -187,7 +168,8 @@ sbt_status sbti_tok_set_text(sbt_tokenizer *tok, int32_t id, const char *s, size
     return SBT_OK;
 }
 
-sbt_status sbti_tok_new(sbt_tokenizer **out)
+/* Creates an empty tokenizer. */
+static sbt_status tok_new(sbt_tokenizer **out)
 {
     sbt_tokenizer *tok = calloc(1, sizeof *tok);
     if (!tok)
@@ -390,13 +372,9 @@ static sbt_status check_empty_string(const json_t *model, const char *key, const
                      json_type_name(v));
 }
 
-static sbt_status load_model(sbt_tokenizer *tok, json_t *model, const char *src)
+/* model: an object (build checks it first). */
+static sbt_status load_model(sbt_tokenizer *tok, const json_t *model, const char *src)
 {
-    if (!model)
-        return sbti_fail(SBT_E_PARSE, "%s: no \"model\"", src);
-    if (!json_is_object(model))
-        return sbti_fail(SBT_E_PARSE, "%s: model must be an object, not %s", src,
-                         json_type_name(model));
     const json_t *type = json_object_get(model, "type");
     if (type && !str_is(type, "BPE")) {
         if (json_is_string(type))
@@ -600,7 +578,7 @@ static sbt_status check_pre_tokenizer(const json_t *p, const char *src)
     }
     const char *re = json_string_value(regex);
     size_t relen = json_string_length(regex);
-    if (relen != sizeof LLAMA3_PATTERN - 1 || memcmp(re, LLAMA3_PATTERN, relen) != 0)
+    if (relen != sizeof SBTI_LLAMA3_PATTERN - 1 || memcmp(re, SBTI_LLAMA3_PATTERN, relen) != 0)
         return sbti_fail(SBT_E_UNSUPPORTED, "%s: pre_tokenizer Split regex \"%.*s%s\" is not the "
                          "Llama-3 pattern (the only one supported)", src, EXC(re, relen));
     if (!str_is(json_object_get(split, "behavior"), "Isolated"))
@@ -735,34 +713,37 @@ static sbt_status load_decoder(sbt_tokenizer *tok, const json_t *d, const char *
 
 /* ==== tokenizer_config.json ================================================================== */
 
-/* Reals that hold whole numbers become integers again (after JSON_DECODE_INT_AS_REAL). */
-static void reals_to_integers(json_t *v)
+/* Replaces each real below v (object members; array items too when in_arrays) for which fn
+ * gives a new value (fn returns NULL to keep it). */
+static void map_reals(json_t *v, json_t *(*fn)(double), int in_arrays)
 {
     if (json_is_object(v)) {
         const char *k;
-        json_t *x;
+        json_t *x, *y;
         json_object_foreach(v, k, x)
         {
-            if (json_is_real(x)) {
-                double d = json_real_value(x);
-                if (d == (double)(json_int_t)d && d > -9.0e18 && d < 9.0e18)
-                    json_object_set_new(v, k, json_integer((json_int_t)d));
-            } else {
-                reals_to_integers(x);
-            }
+            if (json_is_real(x) && (y = fn(json_real_value(x))) != NULL)
+                json_object_set_new(v, k, y);
+            else
+                map_reals(x, fn, in_arrays);
         }
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
-            json_t *x = json_array_get(v, i);
-            if (json_is_real(x)) {
-                double d = json_real_value(x);
-                if (d == (double)(json_int_t)d && d > -9.0e18 && d < 9.0e18)
-                    json_array_set_new(v, i, json_integer((json_int_t)d));
-            } else {
-                reals_to_integers(x);
-            }
+            json_t *x = json_array_get(v, i), *y;
+            if (in_arrays && json_is_real(x) && (y = fn(json_real_value(x))) != NULL)
+                json_array_set_new(v, i, y);
+            else
+                map_reals(x, fn, in_arrays);
         }
     }
+}
+
+/* A whole number within json_int_t as an integer, else NULL. */
+static json_t *whole_to_integer(double d)
+{
+    if (d > -9.0e18 && d < 9.0e18 && d == (double)(json_int_t)d)
+        return json_integer((json_int_t)d);
+    return NULL;
 }
 
 static sbt_status config_token(sbt_tokenizer *tok, const json_t *cfg, const char *key,
@@ -792,8 +773,8 @@ static sbt_status load_config(sbt_tokenizer *tok, const char *config, size_t len
     if (!cfg && strstr(err.text, "too big integer")) {
         /* e.g. model_max_length 1000000000000000019884624838656 */
         cfg = json_loadb(config, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &err);
-        if (cfg)
-            reals_to_integers(cfg);
+        if (cfg) /* reals that hold whole numbers become integers again */
+            map_reals(cfg, whole_to_integer, 1);
     }
     if (!cfg)
         return parse_error(src, &err);
@@ -806,10 +787,9 @@ static sbt_status load_config(sbt_tokenizer *tok, const char *config, size_t len
     tok->config = cfg;
     sbt_status st;
     if ((st = config_token(tok, cfg, "bos_token", &tok->bos, src)) != SBT_OK ||
-        (st = config_token(tok, cfg, "eos_token", &tok->eos, src)) != SBT_OK ||
-        (st = config_token(tok, cfg, "pad_token", &tok->pad, src)) != SBT_OK)
+        (st = config_token(tok, cfg, "eos_token", &tok->eos, src)) != SBT_OK)
         return st;
-    return SBT_OK;
+    return config_token(tok, cfg, "pad_token", &tok->pad, src);
 }
 
 /* ==== loading ================================================================================ */
@@ -832,7 +812,7 @@ static sbt_status build(sbt_tokenizer *tok, json_t *root, const char *src)
     sbt_status st;
     if ((st = check_normalizer(json_object_get(root, "normalizer"), src)) != SBT_OK ||
         (st = check_pre_tokenizer(json_object_get(root, "pre_tokenizer"), src)) != SBT_OK ||
-        (st = load_model(tok, json_object_get(root, "model"), src)) != SBT_OK ||
+        (st = load_model(tok, model, src)) != SBT_OK ||
         (st = load_added(tok, json_object_get(root, "added_tokens"), src)) != SBT_OK ||
         (st = load_post_processor(tok, json_object_get(root, "post_processor"), src)) != SBT_OK ||
         (st = load_decoder(tok, json_object_get(root, "decoder"), src)) != SBT_OK)
@@ -850,7 +830,7 @@ sbt_status sbti_tok_from_json(sbt_tokenizer **out, const char *json, size_t len,
     if (!root)
         return parse_error(src, &err);
     sbt_tokenizer *tok = NULL;
-    sbt_status st = sbti_tok_new(&tok);
+    sbt_status st = tok_new(&tok);
     if (st == SBT_OK)
         st = build(tok, root, src);
     if (st == SBT_OK && config)
@@ -909,9 +889,11 @@ static sbt_status read_file(const char *path, char **data, size_t *len)
     return SBT_OK;
 }
 
-static char *join_path(const char *dir, const char *name)
+/* dir[0..a) + "/" (unless it ends in one or is empty) + name, malloc'd; NULL when out of
+ * memory. */
+static char *join_path_n(const char *dir, size_t a, const char *name)
 {
-    size_t a = strlen(dir), b = strlen(name);
+    size_t b = strlen(name);
     char *p = malloc(a + b + 2);
     if (!p)
         return NULL;
@@ -921,6 +903,11 @@ static char *join_path(const char *dir, const char *name)
         p[k++] = '/';
     memcpy(p + k, name, b + 1);
     return p;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+    return join_path_n(dir, strlen(dir), name);
 }
 
 sbt_status sbt_tokenizer_load(sbt_tokenizer **out, const char *path)
@@ -936,30 +923,22 @@ sbt_status sbt_tokenizer_load(sbt_tokenizer **out, const char *path)
         return sbti_fail(e == ENOENT ? SBT_E_NOT_FOUND : SBT_E_IO, "cannot open %s: %s", path,
                          strerror(e));
     }
-    char *json_path, *config_path;
+    /* A folder: its tokenizer.json and tokenizer_config.json. A file: itself, and its sibling
+     * tokenizer_config.json when the file is tokenizer.json. */
+    char *json_path, *config_path = NULL;
+    int want_config = 1;
     if (S_ISDIR(sb.st_mode)) {
         json_path = join_path(path, "tokenizer.json");
         config_path = join_path(path, "tokenizer_config.json");
     } else {
-        /* A file: its sibling tokenizer_config.json counts when the file is tokenizer.json. */
-        json_path = strdup(path);
         const char *slash = strrchr(path, '/');
         const char *base = slash ? slash + 1 : path;
-        config_path = NULL;
-        if (strcmp(base, "tokenizer.json") == 0) {
-            config_path = malloc(strlen(path) + sizeof "tokenizer_config.json");
-            if (config_path) {
-                size_t d = (size_t)(base - path);
-                memcpy(config_path, path, d);
-                strcpy(config_path + d, "tokenizer_config.json");
-            }
-        }
-        if (strcmp(base, "tokenizer.json") == 0 && !config_path) {
-            free(json_path);
-            json_path = NULL;
-        }
+        json_path = strdup(path);
+        want_config = strcmp(base, "tokenizer.json") == 0;
+        if (want_config)
+            config_path = join_path_n(path, (size_t)(base - path), "tokenizer_config.json");
     }
-    if (!json_path || (S_ISDIR(sb.st_mode) && !config_path)) {
+    if (!json_path || (want_config && !config_path)) {
         free(json_path);
         free(config_path);
         return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory loading %s", path);
@@ -1073,13 +1052,9 @@ static int write_tokenizer_json(const sbt_tokenizer *tok, const sbti_added_token
                                         "post_processor", "decoder",        "model"};
     const json_t *meta = tok->meta;
     fputs("{\n", f);
-    int first = 1;
     for (size_t k = 0; k < sizeof order / sizeof *order; k++) {
         const char *key = order[k];
-        if (!first)
-            fputs(",\n", f);
-        first = 0;
-        fprintf(f, "  \"%s\": ", key);
+        fprintf(f, "%s  \"%s\": ", k ? ",\n" : "", key);
         if (strcmp(key, "added_tokens") == 0) {
             fputs("[", f);
             for (size_t i = 0; i < tok->added.n; i++) {
@@ -1229,33 +1204,19 @@ static json_t *make_config(const sbt_tokenizer *tok, const sbti_added_token *add
 #define BIGINT_MARK "\001sbt-bigint:"
 #define BIGINT_MARK_DUMPED "\"\\u0001sbt-bigint:"
 
-static void mark_bigints(json_t *v)
+/* A finite real beyond int64 (every such double is a whole number) as a marked string. */
+static json_t *bigint_mark(double d)
 {
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x)
-        {
-            if (json_is_real(x)) {
-                double d = json_real_value(x);
-                char buf[400];
-                /* finite and beyond int64 (every such double is a whole number) */
-                if (d - d == 0 && (d >= 9.0e18 || d <= -9.0e18) &&
-                    snprintf(buf, sizeof buf, BIGINT_MARK "%.0f", d) < (int)sizeof buf)
-                    json_object_set_new(v, k, json_string(buf));
-            } else {
-                mark_bigints(x);
-            }
-        }
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            mark_bigints(json_array_get(v, i));
-    }
+    char buf[400];
+    if (d - d == 0 && (d >= 9.0e18 || d <= -9.0e18) &&
+        snprintf(buf, sizeof buf, BIGINT_MARK "%.0f", d) < (int)sizeof buf)
+        return json_string(buf);
+    return NULL;
 }
 
 static int write_config(json_t *cfg, FILE *f)
 {
-    mark_bigints(cfg);
+    map_reals(cfg, bigint_mark, 0); /* object members only, as it has always been */
     char *s = json_dumps(cfg, JSON_INDENT(2));
     if (!s)
         return -1;
@@ -1281,11 +1242,10 @@ sbt_status sbt_tokenizer_save(const sbt_tokenizer *tok, const char *dir)
         return sbti_fail(SBT_E_INVALID_ARGUMENT, "sbt_tokenizer_save: %s is NULL or empty",
                          !tok ? "tok" : "dir");
     struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        int e = errno;
-        return sbti_fail(SBT_E_IO, "cannot save into %s: %s", dir,
-                         stat(dir, &sb) != 0 ? strerror(e) : "not a folder");
-    }
+    if (stat(dir, &sb) != 0)
+        return sbti_fail(SBT_E_IO, "cannot save into %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return sbti_fail(SBT_E_IO, "cannot save into %s: not a folder", dir);
     char *p1 = join_path(dir, "tokenizer.json"), *p2 = join_path(dir, "tokenizer_config.json");
     sbti_added_token *added = NULL;
     json_t *cfg = NULL;
