@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "tokenizer/grow.h"
 #include "tokenizer/text.h"
 
 void sbti_added_init(sbti_added *a)
@@ -32,24 +33,18 @@ sbt_status sbti_added_push(sbti_added *a, const sbti_added_token *t, const char 
                            size_t len)
 {
     if (a->n == a->cap) {
-        size_t cap = a->cap ? 2 * a->cap : 16;
-        sbti_added_token *p = realloc(a->tok, cap * sizeof *p);
+        sbti_added_token *p = sbti_grow(a->tok, &a->cap, a->n + 1, sizeof *p, 16);
         if (!p)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory for added tokens");
         a->tok = p;
-        a->cap = cap;
     }
     if (len > UINT32_MAX / 4 || a->text_len + len + 1 > UINT32_MAX)
         return sbti_fail(SBT_E_UNSUPPORTED, "added tokens' contents exceed 4 GiB");
     if (a->text_len + len + 1 > a->text_cap) {
-        size_t cap = a->text_cap ? a->text_cap : 1024;
-        while (cap < a->text_len + len + 1)
-            cap *= 2;
-        char *p = realloc(a->text, cap);
+        char *p = sbti_grow(a->text, &a->text_cap, a->text_len + len + 1, 1, 1024);
         if (!p)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory for added tokens");
         a->text = p;
-        a->text_cap = cap;
     }
     sbti_added_token x = *t;
     x.off = (uint32_t)a->text_len;
@@ -65,12 +60,10 @@ sbt_status sbti_added_push(sbti_added *a, const sbti_added_token *t, const char 
 static sbt_status trie_new_node(sbti_trie *t, uint8_t byte, int32_t *out)
 {
     if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 64;
-        sbti_trie_node *p = realloc(t->node, cap * sizeof *p);
+        sbti_trie_node *p = sbti_grow(t->node, &t->cap, t->n + 1, sizeof *p, 64);
         if (!p)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory for the added-token trie");
         t->node = p;
-        t->cap = cap;
     }
     t->node[t->n] = (sbti_trie_node){-1, -1, -1, byte};
     *out = (int32_t)t->n++;
@@ -129,22 +122,20 @@ sbt_status sbti_added_build(sbti_added *a)
 
 /* ---- character classes at the edges of a match ---------------------------------------------- */
 
-/* The code point that ends s[0..end) (valid UTF-8, end > 0). */
-static uint32_t last_char(const char *s, size_t end)
-{
-    size_t i = end - 1;
-    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
-        i--;
-    size_t pos = i;
-    return sbti_utf8_next(s, end, &pos);
-}
-
+/* Where the character that ends s[0..end) starts (valid UTF-8, end > 0). */
 static size_t char_start_before(const char *s, size_t end)
 {
     size_t i = end - 1;
     while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
         i--;
     return i;
+}
+
+/* The code point that ends s[0..end) (valid UTF-8, end > 0). */
+static uint32_t last_char(const char *s, size_t end)
+{
+    size_t pos = char_start_before(s, end);
+    return sbti_utf8_next(s, end, &pos);
 }
 
 /* Start of the whitespace run that ends s[0..end) (Rust `\s*$`). */
@@ -218,36 +209,32 @@ int sbti_added_split(const sbti_added *a, int which, const char *s, size_t len, 
 {
     const sbti_trie *t = &a->trie[which];
     const unsigned char *u = (const unsigned char *)s;
-    size_t start_offset = 0, from = 0;
+    size_t start_offset = 0, from = 0, start, stop;
+    int32_t k;
     int rc;
-    if (t->n_first > 0) {
-        size_t mstart, mend;
-        int32_t k;
-        while (from < len && find_match(t, u, len, from, &mstart, &mend, &k)) {
-            /* The search goes on after the match whether or not it is kept (Aho-Corasick's
-             * non-overlapping iterator). */
-            from = mend;
-            const sbti_added_token *x = &a->tok[k];
-            size_t start = mstart, stop = mend;
-            if (x->single_word) {
-                int start_space = start == 0 || !sbti_is_word_char(last_char(s, start));
-                size_t pos = stop;
-                int stop_space = stop == len || !sbti_is_word_char(sbti_utf8_next(s, len, &pos));
-                if (!start_space || !stop_space)
-                    continue;
-            }
-            if (x->lstrip) {
-                size_t newstart = space_leftmost_at_end(s, start);
-                start = newstart > start_offset ? newstart : start_offset;
-            }
-            if (x->rstrip)
-                stop += space_rightmost_at_start(s, stop, len);
-            if (start_offset < start && (rc = fn(ctx, start_offset, start, -1)) != 0)
-                return rc;
-            if ((rc = fn(ctx, start, stop, x->id)) != 0)
-                return rc;
-            start_offset = stop;
+    while (t->n_first > 0 && from < len && find_match(t, u, len, from, &start, &stop, &k)) {
+        /* The search goes on after the match whether or not it is kept (Aho-Corasick's
+         * non-overlapping iterator). */
+        from = stop;
+        const sbti_added_token *x = &a->tok[k];
+        if (x->single_word) {
+            int start_space = start == 0 || !sbti_is_word_char(last_char(s, start));
+            size_t pos = stop;
+            int stop_space = stop == len || !sbti_is_word_char(sbti_utf8_next(s, len, &pos));
+            if (!start_space || !stop_space)
+                continue;
         }
+        if (x->lstrip) {
+            size_t newstart = space_leftmost_at_end(s, start);
+            start = newstart > start_offset ? newstart : start_offset;
+        }
+        if (x->rstrip)
+            stop += space_rightmost_at_start(s, stop, len);
+        if (start_offset < start && (rc = fn(ctx, start_offset, start, -1)) != 0)
+            return rc;
+        if ((rc = fn(ctx, start, stop, x->id)) != 0)
+            return rc;
+        start_offset = stop;
     }
     if (start_offset < len && (rc = fn(ctx, start_offset, len, -1)) != 0)
         return rc;

@@ -45,11 +45,6 @@ sbt_status sbti_added_push(sbti_added *a, const sbti_added_token *t, const char 
                            size_t len);
 /* (Re)builds both tries from tok[]. */
 sbt_status sbti_added_build(sbti_added *a);
-/* Content of token k. */
-static inline const char *sbti_added_content(const sbti_added *a, size_t k)
-{
-    return a->text + a->tok[k].off;
-}
 /* 1 if trie `which` has no tokens. */
 static inline int sbti_added_empty(const sbti_added *a, int which)
 {

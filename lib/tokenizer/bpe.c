@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "tokenizer/grow.h"
 
 /* ==== hashing =============================================================================== */
 
@@ -116,14 +117,10 @@ sbt_status sbti_strtab_put(sbti_strtab *t, const void *key, size_t len, int32_t 
     if (t->keys_len + len > UINT32_MAX)
         return sbti_fail(SBT_E_UNSUPPORTED, "token strings exceed 4 GiB");
     if (t->keys_len + len > t->keys_cap) {
-        size_t cap = t->keys_cap ? t->keys_cap : 4096;
-        while (cap < t->keys_len + len)
-            cap *= 2;
-        char *k = realloc(t->keys, cap);
+        char *k = sbti_grow(t->keys, &t->keys_cap, t->keys_len + len, 1, 4096);
         if (!k)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory for token strings");
         t->keys = k;
-        t->keys_cap = cap;
     }
     if (2 * (t->count + 1) > t->mask + 1) {
         sbti_strtab old = *t;
@@ -269,12 +266,10 @@ sbt_status sbti_bpe_add_merge(sbti_bpe *b, int32_t left, int32_t right, int32_t 
     }
     size_t n = b->n_merge_list;
     if (n == b->merge_list_cap) {
-        size_t cap = n ? 2 * n : 64;
-        int32_t(*l)[2] = realloc(b->merge_list, cap * sizeof *l);
+        int32_t(*l)[2] = sbti_grow(b->merge_list, &b->merge_list_cap, n + 1, sizeof *l, 64);
         if (!l)
-            return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory for %zu merges", cap);
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory for %zu merges", n + 1);
         b->merge_list = l;
-        b->merge_list_cap = cap;
     }
     b->merge_list[n][0] = left;
     b->merge_list[n][1] = right;
@@ -304,19 +299,6 @@ static inline const sbti_merge_slot *find_merge(const sbti_bpe *b, int32_t left,
         if (b->merge[j].key == UINT64_MAX)
             return NULL;
     }
-}
-
-int sbti_bpe_find_merge(const sbti_bpe *b, int32_t left, int32_t right, uint32_t *rank,
-                        int32_t *new_id)
-{
-    const sbti_merge_slot *m = find_merge(b, left, right);
-    if (!m)
-        return 0;
-    if (rank)
-        *rank = m->rank;
-    if (new_id)
-        *new_id = m->new_id;
-    return 1;
 }
 
 /* ==== the piece cache ========================================================================= */
@@ -567,21 +549,17 @@ sbt_status sbti_bpe_encode(const sbti_bpe *b, const char *piece, size_t len,
         }
     }
 
-    /* Symbol 0 never dies (merges keep the left position); walk the list from it. */
-    size_t first = out->n, count = 0;
+    /* Symbol 0 never dies (merges keep the left position); walk the list from it. The first
+     * ids are also kept here for the cache (the caller's buffer may be full). */
+    sbt_token ids[CACHE_IDS_MAX];
+    size_t count = 0;
     for (int32_t i = n ? 0 : -1; i >= 0; i = next[i]) {
         sbti_ids_push(out, sym[i]);
+        if (count < CACHE_IDS_MAX)
+            ids[count] = sym[i];
         count++;
     }
-    if (cacheable && count <= CACHE_IDS_MAX && first + count <= out->cap)
-        cache_put(b->cache, h, piece, len, out->ids + first, count);
-    else if (cacheable && count <= CACHE_IDS_MAX) {
-        /* The caller's buffer is already full: collect the ids again for the cache. */
-        sbt_token tmp[CACHE_IDS_MAX];
-        size_t k = 0;
-        for (int32_t i = n ? 0 : -1; i >= 0; i = next[i])
-            tmp[k++] = sym[i];
-        cache_put(b->cache, h, piece, len, tmp, k);
-    }
+    if (cacheable && count <= CACHE_IDS_MAX)
+        cache_put(b->cache, h, piece, len, ids, count);
     return SBT_OK;
 }

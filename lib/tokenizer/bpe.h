@@ -100,9 +100,6 @@ void sbti_bpe_free(sbti_bpe *b);
 sbt_status sbti_bpe_add_merge(sbti_bpe *b, int32_t left, int32_t right, int32_t new_id);
 /* Makes room for n merges. */
 sbt_status sbti_bpe_reserve_merges(sbti_bpe *b, size_t n);
-/* Looks up a merge; returns 1 and fills rank/new_id when it exists. */
-int sbti_bpe_find_merge(const sbti_bpe *b, int32_t left, int32_t right, uint32_t *rank,
-                        int32_t *new_id);
 /* Creates the piece cache (call once the model is complete). */
 sbt_status sbti_bpe_cache_create(sbti_bpe *b);
 

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "io/atomic_file.h"
+#include "tokenizer/grow.h"
 #include "tokenizer/text.h"
 #include "tokenizer/tokenizer_internal.h"
 
@@ -92,14 +93,10 @@ static sbt_status arena_add(sbt_tokenizer *tok, const char *s, size_t len, uint3
     if (tok->arena_len + len + 1 > UINT32_MAX)
         return sbti_fail(SBT_E_UNSUPPORTED, "token strings exceed 4 GiB");
     if (tok->arena_len + len + 1 > tok->arena_cap) {
-        size_t cap = tok->arena_cap ? tok->arena_cap : 65536;
-        while (cap < tok->arena_len + len + 1)
-            cap *= 2;
-        char *p = realloc(tok->arena, cap);
+        char *p = sbti_grow(tok->arena, &tok->arena_cap, tok->arena_len + len + 1, 1, 65536);
         if (!p)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory for token strings");
         tok->arena = p;
-        tok->arena_cap = cap;
     }
     *off = (uint32_t)tok->arena_len;
     if (len)
@@ -116,15 +113,12 @@ sbt_status sbti_tok_reserve_ids(sbt_tokenizer *tok, int32_t max_id)
                          (long)max_id, SBTI_MAX_TOKEN_ID);
     size_t need = (size_t)max_id + 1;
     if (need > tok->info_cap) {
-        size_t cap = tok->info_cap ? tok->info_cap : 256;
-        while (cap < need)
-            cap *= 2;
-        sbti_token_info *p = realloc(tok->info, cap * sizeof *p);
+        size_t old = tok->info_cap;
+        sbti_token_info *p = sbti_grow(tok->info, &tok->info_cap, need, sizeof *p, 256);
         if (!p)
-            return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory for %zu token ids", cap);
-        memset(p + tok->info_cap, 0, (cap - tok->info_cap) * sizeof *p);
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory for %zu token ids", need);
+        memset(p + old, 0, (tok->info_cap - old) * sizeof *p);
         tok->info = p;
-        tok->info_cap = cap;
     }
     if (max_id + 1 > tok->n_ids)
         tok->n_ids = max_id + 1;
