@@ -9,7 +9,8 @@
 
 void cli_usage(const cli_spec *spec, FILE *out)
 {
-    fprintf(out, "usage: %s [options]\n%s\n\noptions:\n", spec->prog, spec->summary);
+    fprintf(out, "usage: %s [options]%s%s\n%s\n\noptions:\n", spec->prog, spec->args ? " " : "",
+            spec->args ? spec->args : "", spec->summary);
     for (int k = 0; k < spec->n_opts; k++) {
         const cli_opt *o = &spec->opts[k];
         char left[64];
@@ -91,11 +92,40 @@ static int set_value(const cli_spec *spec, const cli_opt *o, const char *v)
     return bad(spec, "--%s does not take a value ('%s')", o->name, v);
 }
 
+/* Stores a positional argument, or reports that the tool takes no (more) of them. */
+static int add_positional(const cli_spec *spec, const char *arg)
+{
+    if (!spec->positional || *spec->n_positional >= spec->max_positional)
+        return bad(spec, "unexpected argument '%s'%s", arg, "");
+    spec->positional[(*spec->n_positional)++] = arg;
+    spec->positional[*spec->n_positional] = NULL;
+    return 0;
+}
+
 int cli_parse(const cli_spec *spec, int argc, char **argv)
 {
+    int only_positional = 0;
+    if (spec->positional) {
+        *spec->n_positional = 0;
+        spec->positional[0] = NULL;
+    }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+        if (only_positional || strncmp(arg, "--", 2) != 0 || !strcmp(arg, "-")) {
+            if (!strcmp(arg, "-h") && !only_positional) {
+                cli_usage(spec, stdout);
+                return 1;
+            }
+            int rc = add_positional(spec, arg);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (!strcmp(arg, "--")) {
+            only_positional = 1;
+            continue;
+        }
+        if (!strcmp(arg, "--help")) {
             cli_usage(spec, stdout);
             return 1;
         }
@@ -103,8 +133,6 @@ int cli_parse(const cli_spec *spec, int argc, char **argv)
             printf("%s (libselfbt %s)\n", spec->prog, sbt_version_string());
             return 1;
         }
-        if (strncmp(arg, "--", 2) != 0)
-            return bad(spec, "unexpected argument '%s'%s", arg, "");
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const cli_opt *o = NULL;

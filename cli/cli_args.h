@@ -30,6 +30,14 @@ typedef struct cli_spec {
     const char *summary;  /* one line saying what the tool does */
     const cli_opt *opts;
     int n_opts;
+    /* Positional arguments (anything not starting with "--", or everything after "--"):
+     * with positional == NULL a tool takes none; else up to max_positional are stored in
+     * positional[] (NULL-terminated, so it holds max_positional + 1) and counted in
+     * *n_positional. args names them in the usage line, e.g. "ORG/NAME [FILE...]". */
+    const char **positional;
+    int max_positional;
+    int *n_positional;
+    const char *args;
 } cli_spec;
 
 /* Parses argv. Returns 0 on success; on --help prints the usage to stdout and returns 1; on

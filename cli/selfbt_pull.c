@@ -26,33 +26,6 @@ static void print_log(sbt_log_level level, const char *msg, void *user_data)
         fprintf(stderr, PROG ": %s%s\n", level == SBT_LOG_WARN ? "warning: " : "", msg);
 }
 
-/* Moves the positional arguments of argv out (into pos), leaving the flags and their values
- * for cli_parse; "--" ends the flags. */
-static int split_args(const cli_spec *spec, int argc, char **argv, char **flags, char **pos)
-{
-    int n_flags = 1, n_pos = 0, only_pos = 0;
-    flags[0] = argv[0];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (only_pos || a[0] != '-' || !a[1]) {
-            pos[n_pos++] = argv[i];
-            continue;
-        }
-        if (!strcmp(a, "--")) {
-            only_pos = 1;
-            continue;
-        }
-        flags[n_flags++] = argv[i];
-        for (int k = 0; k < spec->n_opts && !strchr(a, '='); k++)
-            if (!strncmp(a, "--", 2) && !strcmp(a + 2, spec->opts[k].name) &&
-                spec->opts[k].kind != CLI_FLAG && i + 1 < argc)
-                flags[n_flags++] = argv[++i];
-    }
-    flags[n_flags] = NULL;
-    pos[n_pos] = NULL;
-    return n_flags;
-}
-
 static int fail(sbt_status st)
 {
     fprintf(stderr, PROG ": %s\n", sbt_last_error());
@@ -71,22 +44,23 @@ int main(int argc, char **argv)
         {"offline", CLI_FLAG, &offline, 0, 0, NULL, "use only the cache, as HF_HUB_OFFLINE=1"},
         {"quiet", CLI_FLAG, &quiet, 0, 0, NULL, "no progress bar"},
     };
-    const cli_spec spec = {PROG,
-                           "Arguments: ORG/NAME [FILE...]. Download the files (all files of the repo "
-                           "when none are named) into the Hugging Face cache and print their paths.",
-                           opts, (int)(sizeof opts / sizeof *opts)};
-    char **flags = calloc((size_t)argc + 1, sizeof *flags), **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (!flags || !pos) {
+    const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int n_pos = 0;
+    if (!pos) {
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
-    int rc = cli_parse(&spec, split_args(&spec, argc, argv, flags, pos), flags);
-    if (!rc && !pos[0]) {
+    const cli_spec spec = {PROG,
+                           "Download the files (all files of the repo when none are named) into the "
+                           "Hugging Face cache and print their paths.",
+                           opts, (int)(sizeof opts / sizeof *opts), pos, argc, &n_pos,
+                           "ORG/NAME [FILE...]"};
+    int rc = cli_parse(&spec, argc, argv);
+    if (!rc && n_pos == 0) {
         fprintf(stderr, PROG ": missing the repo (ORG/NAME)\nTry '" PROG " --help' for the list of options.\n");
         rc = 2;
     }
     if (rc) {
-        free(flags);
         free(pos);
         return rc == 1 ? 0 : rc;
     }
@@ -110,7 +84,7 @@ int main(int argc, char **argv)
         st = sbt_hub_list_files(&all, commit, hub, pos[0], type, revision);
         revision = commit;
     }
-    char **files = all ? all : pos + 1;
+    char **files = all ? all : (char **)(pos + 1);
     for (size_t k = 0; st == SBT_OK && files[k]; k++) {
         char *path = NULL;
         st = sbt_hub_download(&path, hub, pos[0], type, revision, files[k]);
@@ -122,7 +96,6 @@ int main(int argc, char **argv)
     rc = st == SBT_OK ? 0 : fail(st);
     sbt_hub_files_free(all);
     sbt_hub_free(hub);
-    free(flags);
     free(pos);
     return rc;
 }
