@@ -11,6 +11,10 @@
  * out must hold 3 * len bytes. Returns the bytes written. */
 size_t sbti_utf8_sanitize(const char *in, size_t len, char *out);
 
+/* 1 if s[0..len) is valid UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF), else 0. */
+int sbti_utf8_valid(const char *s, size_t len);
+
 /* Decodes the code point at s[*pos] of valid UTF-8 and advances *pos. */
 uint32_t sbti_utf8_next(const char *s, size_t len, size_t *pos);
 

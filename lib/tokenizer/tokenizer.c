@@ -13,58 +13,6 @@
 #include "tokenizer/text.h"
 #include "tokenizer/tokenizer_internal.h"
 
-/* ==== UTF-8 validity ========================================================================= */
-
-/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        /* Eight ASCII bytes at a time. */
-        while (i + 8 <= len) {
-            uint64_t v;
-            memcpy(&v, s + i, 8);
-            if (v & 0x8080808080808080ULL)
-                break;
-            i += 8;
-        }
-        if (i >= len)
-            break;
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else
-            return 0;
-        if (i + n >= len) /* the continuation bytes s[i+1 .. i+n] must exist */
-            return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k <= n; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-        i += n + 1;
-    }
-    return 1;
-}
-
 /* ==== encode ================================================================================== */
 
 typedef struct enc_state {
@@ -139,7 +87,7 @@ sbt_status sbt_tokenizer_encode(const sbt_tokenizer *tok, const char *text, size
         return sbti_fail(SBT_E_INVALID_ARGUMENT, "sbt_tokenizer_encode: unknown flags 0x%x",
                          flags & ~SBT_ENCODE_ADD_SPECIAL);
     char *clean = NULL;
-    if (len && !utf8_valid((const unsigned char *)text, len)) {
+    if (len && !sbti_utf8_valid(text, len)) {
         if (len > SIZE_MAX / 3)
             return sbti_fail(SBT_E_INVALID_ARGUMENT, "sbt_tokenizer_encode: text too long");
         clean = malloc(3 * len);
@@ -225,7 +173,7 @@ sbt_status sbt_tokenizer_decode(const sbt_tokenizer *tok, const sbt_token *ids, 
     /* from_utf8_lossy */
     const char *out = raw;
     char *fixed = NULL;
-    if (!utf8_valid((const unsigned char *)raw, total)) {
+    if (!sbti_utf8_valid(raw, total)) {
         fixed = malloc(3 * total);
         if (!fixed) {
             if (raw != small)

@@ -1,4 +1,4 @@
-/* utf8.c — UTF-8 decoding and sanitizing (maximal invalid subparts become U+FFFD). */
+/* utf8.c — UTF-8 validity, decoding and sanitizing (maximal invalid subparts become U+FFFD). */
 #include "tokenizer/text.h"
 
 #include <string.h>
@@ -85,6 +85,30 @@ size_t sbti_utf8_sanitize(const char *in, size_t len, char *out)
         i += k;
     }
     return o;
+}
+
+int sbti_utf8_valid(const char *in, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t i = 0;
+    while (i < len) {
+        /* Eight ASCII bytes at a time. */
+        while (i + 8 <= len) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            if (v & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
+        uint32_t cp;
+        int ok;
+        i += decode(s + i, len - i, &cp, &ok);
+        if (!ok)
+            return 0;
+    }
+    return 1;
 }
 
 uint32_t sbti_utf8_next(const char *s, size_t len, size_t *pos)

@@ -381,7 +381,8 @@ START_TEST(utf8_sanitize_matches_python)
 END_TEST
 
 /* Random bytes: the output is valid UTF-8 (sanitizing it again changes nothing), fits 3 * len,
- * and reading the input with sbti_utf8_next gives the code points of the output. */
+ * sbti_utf8_valid says valid exactly when the output is the input, and reading the input with
+ * sbti_utf8_next gives the code points of the output. */
 START_TEST(utf8_sanitize_properties)
 {
     static const unsigned char pool[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf,
@@ -400,6 +401,10 @@ START_TEST(utf8_sanitize_properties)
         size_t m = sbti_utf8_sanitize(out, n, again);
         if (m != n || memcmp(out, again, n) != 0)
             ck_abort_msg("not idempotent on %s", hex(in, len));
+        /* valid exactly when sanitizing changes nothing */
+        if (!sbti_utf8_valid(out, n) ||
+            sbti_utf8_valid(in, len) != (n == len && memcmp(in, out, len) == 0))
+            ck_abort_msg("sbti_utf8_valid disagrees with the sanitizer on %s", hex(in, len));
         size_t p = 0, q = 0;
         while (p < len) {
             uint32_t a = sbti_utf8_next(in, len, &p);
