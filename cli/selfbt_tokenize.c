@@ -45,34 +45,42 @@ static int oom(void)
     return 1;
 }
 
+/* p (elements of elem bytes) reallocated to need and half again plus slack elements: the new
+ * array with *cap set, or NULL (p and *cap untouched) when out of memory. */
+static void *regrow(void *p, size_t *cap, size_t need, size_t slack, size_t elem)
+{
+    size_t c = need + need / 2 + slack;
+    void *q = realloc(p, c * elem);
+    if (q)
+        *cap = c;
+    return q;
+}
+
 /* Encodes text[0..len) into b->ids (grown as needed); *n gets the count. */
 static sbt_status encode(const sbt_tokenizer *tok, const char *text, size_t len, unsigned flags,
                          buffers *b, size_t *n)
 {
     sbt_status st = sbt_tokenizer_encode(tok, text, len, flags, b->ids, b->ids_cap, n);
     if (st == SBT_E_INVALID_ARGUMENT && *n > b->ids_cap) {
-        size_t cap = *n + *n / 2 + 16;
-        sbt_token *p = realloc(b->ids, cap * sizeof *p);
+        sbt_token *p = regrow(b->ids, &b->ids_cap, *n, 16, sizeof *p);
         if (!p)
             return SBT_E_OUT_OF_MEMORY;
         b->ids = p;
-        b->ids_cap = cap;
         st = sbt_tokenizer_encode(tok, text, len, flags, b->ids, b->ids_cap, n);
     }
     return st;
 }
 
+/* Decodes ids into b->text (grown as needed, NUL-terminated); *len gets the bytes. */
 static sbt_status decode(const sbt_tokenizer *tok, const sbt_token *ids, size_t n, unsigned flags,
                          buffers *b, size_t *len)
 {
     sbt_status st = sbt_tokenizer_decode(tok, ids, n, flags, b->text, b->text_cap, len);
     if (st == SBT_E_INVALID_ARGUMENT && *len + 1 > b->text_cap) {
-        size_t cap = *len + *len / 2 + 64;
-        char *p = realloc(b->text, cap);
+        char *p = regrow(b->text, &b->text_cap, *len, 64, 1);
         if (!p)
             return SBT_E_OUT_OF_MEMORY;
         b->text = p;
-        b->text_cap = cap;
         st = sbt_tokenizer_decode(tok, ids, n, flags, b->text, b->text_cap, len);
     }
     return st;
@@ -95,14 +103,19 @@ static int print_encoded(const sbt_tokenizer *tok, const sbt_token *ids, size_t 
     return ferror(stdout) ? -1 : 0;
 }
 
+/* What separates ids in --decode input: white space and commas. */
+static int is_sep(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == '\v' || c == '\f';
+}
+
 /* Parses whitespace-separated ids from text[0..len) and appends them to *ids. */
 static int parse_ids(const char *text, size_t len, sbt_token **ids, size_t *n, size_t *cap,
                      long long line)
 {
     size_t i = 0;
     while (i < len) {
-        while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r' ||
-                           text[i] == ',' || text[i] == '\v' || text[i] == '\f'))
+        while (i < len && is_sep(text[i]))
             i++;
         if (i == len)
             break;
@@ -110,9 +123,7 @@ static int parse_ids(const char *text, size_t len, sbt_token **ids, size_t *n, s
         size_t start = i;
         while (i < len && text[i] >= '0' && text[i] <= '9' && v <= INT32_MAX)
             v = v * 10 + (text[i++] - '0');
-        int sep = i == len || text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-                  text[i] == '\r' || text[i] == ',' || text[i] == '\v' || text[i] == '\f';
-        if (i == start || !sep || v > INT32_MAX) {
+        if (i == start || (i < len && !is_sep(text[i])) || v > INT32_MAX) {
             size_t end = start;
             while (end < len && end - start < 20 && text[end] != ' ' && text[end] != '\n')
                 end++;
@@ -329,34 +340,30 @@ int main(int argc, char **argv)
             size_t len = (size_t)got;
             if (len && line[len - 1] == delim)
                 len--;
+            size_t n = 0, out_len = 0; /* ids, and bytes decoded */
             if (do_decode) {
                 n_ids = 0;
                 if ((status = parse_ids(line, len, &ids, &n_ids, &ids_cap, lineno)) != 0)
                     break;
-                size_t out_len = 0;
-                if ((st = decode(tok, ids, n_ids, dflags, &b, &out_len)) != SBT_OK) {
-                    char what[64];
-                    snprintf(what, sizeof what, "line %lld", lineno);
-                    status = runtime_error(what, st);
-                    break;
-                }
+                n = n_ids;
+                st = decode(tok, ids, n_ids, dflags, &b, &out_len);
+            } else {
+                st = encode(tok, line, len, eflags, &b, &n);
+            }
+            if (st != SBT_OK) {
+                char what[64];
+                snprintf(what, sizeof what, "line %lld", lineno);
+                status = runtime_error(what, st);
+                break;
+            }
+            if (do_decode) {
                 fwrite(b.text, 1, out_len, stdout);
                 putchar(nul ? '\0' : '\n');
-                n_tokens += (int64_t)n_ids;
-            } else {
-                size_t n = 0;
-                if ((st = encode(tok, line, len, eflags, &b, &n)) != SBT_OK) {
-                    char what[64];
-                    snprintf(what, sizeof what, "line %lld", lineno);
-                    status = runtime_error(what, st);
-                    break;
-                }
-                if (print_encoded(tok, b.ids, n, tokens)) {
-                    status = -1;
-                    break;
-                }
-                n_tokens += (int64_t)n;
+            } else if (print_encoded(tok, b.ids, n, tokens)) {
+                status = -1;
+                break;
             }
+            n_tokens += (int64_t)n;
             if (total > 0 && cli_progress_cb("tokenize", bytes, total, &bar)) {
                 cancelled = 1;
                 break;
