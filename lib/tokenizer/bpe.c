@@ -549,17 +549,21 @@ sbt_status sbti_bpe_encode(const sbti_bpe *b, const char *piece, size_t len,
         }
     }
 
-    /* Symbol 0 never dies (merges keep the left position); walk the list from it. The first
-     * ids are also kept here for the cache (the caller's buffer may be full). */
-    sbt_token ids[CACHE_IDS_MAX];
-    size_t count = 0;
+    /* Symbol 0 never dies (merges keep the left position); walk the list from it. */
+    size_t first = out->n, count = 0;
     for (int32_t i = n ? 0 : -1; i >= 0; i = next[i]) {
         sbti_ids_push(out, sym[i]);
-        if (count < CACHE_IDS_MAX)
-            ids[count] = sym[i];
         count++;
     }
-    if (cacheable && count <= CACHE_IDS_MAX)
-        cache_put(b->cache, h, piece, len, ids, count);
+    if (cacheable && count <= CACHE_IDS_MAX && first + count <= out->cap)
+        cache_put(b->cache, h, piece, len, out->ids + first, count);
+    else if (cacheable && count <= CACHE_IDS_MAX) {
+        /* The caller's buffer is already full: collect the ids again for the cache. */
+        sbt_token tmp[CACHE_IDS_MAX];
+        size_t k = 0;
+        for (int32_t i = n ? 0 : -1; i >= 0; i = next[i])
+            tmp[k++] = sym[i];
+        cache_put(b->cache, h, piece, len, tmp, k);
+    }
     return SBT_OK;
 }
