@@ -3,42 +3,49 @@
 
 #include <string.h>
 
+/* Lead byte b0 (>= 0x80) of Unicode Table 3-7: how many continuation bytes follow it (0 when
+ * it never leads: 80..C1, F5..FF), with the bounds of the first one in *lo, *hi. */
+static inline size_t lead(unsigned b0, unsigned *lo, unsigned *hi)
+{
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (b0 >= 0xC2 && b0 <= 0xDF)
+        return 1;
+    if (b0 >= 0xE0 && b0 <= 0xEF) {
+        if (b0 == 0xE0)
+            *lo = 0xA0; /* no overlong forms */
+        else if (b0 == 0xED)
+            *hi = 0x9F; /* no surrogates */
+        return 2;
+    }
+    if (b0 >= 0xF0 && b0 <= 0xF4) {
+        if (b0 == 0xF0)
+            *lo = 0x90; /* no overlong forms */
+        else if (b0 == 0xF4)
+            *hi = 0x8F; /* nothing above U+10FFFF */
+        return 3;
+    }
+    return 0;
+}
+
 /* Decodes one sequence at s[0..n), n >= 1. Returns its length and sets *ok = 1 with *cp, or,
  * for an ill-formed sequence, the length of its maximal subpart (the lead byte and the
  * continuation bytes that still fit Unicode Table 3-7, at least 1) with *ok = 0. */
 static inline size_t decode(const unsigned char *s, size_t n, uint32_t *cp, int *ok)
 {
     unsigned b0 = s[0];
-    unsigned lo = 0x80, hi = 0xBF;
-    size_t need;
-    uint32_t c;
-
     if (b0 < 0x80) {
         *cp = b0;
         *ok = 1;
         return 1;
     }
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        need = 1;
-        c = b0 & 0x1F;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        need = 2;
-        c = b0 & 0x0F;
-        if (b0 == 0xE0)
-            lo = 0xA0; /* no overlong forms */
-        else if (b0 == 0xED)
-            hi = 0x9F; /* no surrogates */
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        need = 3;
-        c = b0 & 0x07;
-        if (b0 == 0xF0)
-            lo = 0x90; /* no overlong forms */
-        else if (b0 == 0xF4)
-            hi = 0x8F; /* nothing above U+10FFFF */
-    } else {
-        *ok = 0; /* 80..C1, F5..FF: never a lead byte */
+    unsigned lo, hi;
+    size_t need = lead(b0, &lo, &hi);
+    if (need == 0) {
+        *ok = 0;
         return 1;
     }
+    uint32_t c = b0 & (0x3Fu >> need); /* the lead byte's payload: 5, 4 or 3 bits */
     for (size_t i = 1; i <= need; i++) {
         unsigned b;
         if (i >= n || (b = s[i]) < lo || b > hi) {
@@ -102,11 +109,18 @@ int sbti_utf8_valid(const char *in, size_t len)
         }
         if (i >= len)
             break;
-        uint32_t cp;
-        int ok;
-        i += decode(s + i, len - i, &cp, &ok);
-        if (!ok)
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        unsigned lo, hi;
+        size_t need = lead(s[i], &lo, &hi);
+        if (need == 0 || i + need >= len || s[i + 1] < lo || s[i + 1] > hi)
             return 0;
+        for (size_t k = 2; k <= need; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+        i += need + 1;
     }
     return 1;
 }
