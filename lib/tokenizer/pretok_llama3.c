@@ -26,29 +26,13 @@
  */
 #include "tokenizer/text.h"
 
-enum { C_O = 0, C_L = 1, C_N = 2, C_S = 4 };
+enum { C_O = SBTI_CHAR_OTHER, C_L = SBTI_CHAR_LETTER, C_N = SBTI_CHAR_NUMBER,
+       C_S = SBTI_CHAR_SPACE };
 
-/* Classes of U+0000..U+007F. */
-static const unsigned char ascii_class[128] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 0, 0, /* \t \n \v \f \r */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* space */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, /* 0-9 */
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* A-Z */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* a-z */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
-};
-
+/* The class of cp: U+0000..U+00FF by table, the rest by one search. */
 static inline unsigned uclass(uint32_t cp)
 {
-    if (cp < 0x80)
-        return ascii_class[cp];
-    if (sbti_is_letter(cp))
-        return C_L;
-    if (sbti_is_number(cp))
-        return C_N;
-    return sbti_is_space(cp) ? C_S : C_O;
+    return cp < 0x100 ? sbti_unicode_latin1[cp] : (unsigned)sbti_char_class(cp);
 }
 
 /* The char at s[p] (p < n): its code point and class; returns the position after it. */
@@ -57,7 +41,7 @@ static inline size_t get(const char *s, size_t n, size_t p, uint32_t *cp, unsign
     unsigned char b = (unsigned char)s[p];
     if (b < 0x80) {
         *cp = b;
-        *cls = ascii_class[b];
+        *cls = sbti_unicode_latin1[b];
         return p + 1;
     }
     *cp = sbti_utf8_next(s, n, &p);
@@ -71,7 +55,7 @@ static inline size_t run_of(const char *s, size_t n, size_t p, unsigned want)
     while (p < n) {
         unsigned char b = (unsigned char)s[p];
         if (b < 0x80) {
-            if (ascii_class[b] != want)
+            if (sbti_unicode_latin1[b] != want)
                 break;
             p++;
         } else {

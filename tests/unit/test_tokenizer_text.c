@@ -500,6 +500,27 @@ START_TEST(classes_chosen_code_points)
 }
 END_TEST
 
+/* The one-search class agrees with the three tests everywhere (and beyond U+10FFFF), and the
+ * enum has the values the generated tables use. */
+START_TEST(classes_one_lookup)
+{
+    ck_assert_int_eq(SBTI_CHAR_OTHER, O);
+    ck_assert_int_eq(SBTI_CHAR_LETTER, L);
+    ck_assert_int_eq(SBTI_CHAR_NUMBER, N);
+    ck_assert_int_eq(SBTI_CHAR_SPACE, S);
+    for (uint32_t cp = 0; cp <= 0x110100; cp++)
+        if (sbti_char_class(cp) != class_of(cp))
+            ck_abort_msg("U+%04X: sbti_char_class %d, the tests %d", cp, sbti_char_class(cp),
+                         class_of(cp));
+    for (size_t k = 0; k < N_OF(chosen); k++)
+        ck_assert_msg(sbti_char_class(chosen[k].cp) == chosen[k].cls,
+                      "U+%04X: class %d, expected %d", chosen[k].cp, sbti_char_class(chosen[k].cp),
+                      chosen[k].cls);
+    for (uint32_t cp = 0; cp < 256; cp++)
+        ck_assert_int_eq(sbti_unicode_latin1[cp], sbti_char_class(cp));
+}
+END_TEST
+
 /* Totals over all code points: at most one class each, and the counts of the generated
  * table (Unicode 14.0 from Python + the Unicode 15.0-16.0 overrides). */
 START_TEST(classes_totals)
@@ -760,6 +781,7 @@ static Suite *suite(void)
     tc = tcase_create("classes");
     tcase_add_test(tc, classes_chosen_code_points);
     tcase_add_test(tc, classes_totals);
+    tcase_add_test(tc, classes_one_lookup);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pretok_llama3");
