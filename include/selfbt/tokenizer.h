@@ -79,8 +79,11 @@ SBT_API sbt_token sbt_tokenizer_token_id(const sbt_tokenizer *tok, const char *t
 SBT_API int sbt_tokenizer_is_special(const sbt_tokenizer *tok, sbt_token id);
 
 /* Adds special tokens as transformers' add_special_tokens({"additional_special_tokens": ...})
- * does: each new one gets the next id (after the current largest), tokens already present are
- * kept as they are. *n_added (may be NULL) gets how many were new. */
+ * does. Each new one gets the id Hugging Face gives it: one past the largest added token, or
+ * the model vocabulary's size when there is no added token yet (Llama-3 + "<backtrack>" gives
+ * 128256). With a vocabulary whose ids have gaps that id can be taken: SBT_E_UNSUPPORTED,
+ * naming it. A token already in the vocabulary keeps its id and becomes special. *n_added
+ * (may be NULL) gets how many were new. */
 SBT_API sbt_status sbt_tokenizer_add_special_tokens(sbt_tokenizer *tok, const char *const *tokens,
                                                     size_t n, size_t *n_added);
 
