@@ -39,6 +39,12 @@ static int usage(const char *msg)
     return 2;
 }
 
+static int oom(const char *what)
+{
+    fprintf(stderr, "tokenizer_bench: out of memory %s\n", what);
+    return 1;
+}
+
 typedef struct span {
     size_t off, len;
 } span;
@@ -73,10 +79,8 @@ int main(int argc, char **argv)
         perror(corpus);
         return 1;
     }
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)sz + 1);
+    long sz = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *text = sz >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)sz + 1) : NULL;
     if (!text || fread(text, 1, (size_t)sz, f) != (size_t)sz) {
         fprintf(stderr, "tokenizer_bench: cannot read %s\n", corpus);
         return 1;
@@ -86,18 +90,25 @@ int main(int argc, char **argv)
 
     /* Documents: split at "\n\n" (docs), "\n" (lines) or none (whole); a trailing "\n" of the
      * file is not part of the last document. */
+    int whole = !strcmp(mode, "whole");
     size_t cap = 1024, n_docs = 0;
     span *docs = malloc(cap * sizeof *docs);
-    size_t body = len && text[len - 1] == '\n' && strcmp(mode, "whole") ? len - 1 : len;
+    if (!docs)
+        return oom("splitting the corpus");
+    size_t body = len && text[len - 1] == '\n' && !whole ? len - 1 : len;
     size_t start = 0, input_bytes = 0;
     const char *sep = !strcmp(mode, "docs") ? "\n\n" : "\n";
     size_t sep_len = strlen(sep);
     for (size_t i = 0; i <= body; i++) {
-        int cut = i == body || (strcmp(mode, "whole") && i + sep_len <= body && !memcmp(text + i, sep, sep_len));
+        int cut = i == body || (!whole && i + sep_len <= body && !memcmp(text + i, sep, sep_len));
         if (!cut)
             continue;
-        if (n_docs == cap)
-            docs = realloc(docs, (cap *= 2) * sizeof *docs);
+        if (n_docs == cap) {
+            span *grown = realloc(docs, (cap *= 2) * sizeof *docs);
+            if (!grown)
+                return oom("splitting the corpus");
+            docs = grown;
+        }
         docs[n_docs].off = start;
         docs[n_docs].len = i - start;
         input_bytes += i - start;
@@ -118,6 +129,8 @@ int main(int argc, char **argv)
 
     size_t ids_cap = 1 << 16;
     sbt_token *ids = malloc(ids_cap * sizeof *ids);
+    if (!ids)
+        return oom("for the ids");
     double best = 1e30, best_cpu = 0;
     uint64_t tokens = 0, checksum = 0;
     for (int r = 0; r < runs; r++) {
@@ -127,8 +140,11 @@ int main(int argc, char **argv)
             size_t n = 0;
             st = sbt_tokenizer_encode(tok, text + docs[d].off, docs[d].len, 0, ids, ids_cap, &n);
             if (st == SBT_E_INVALID_ARGUMENT && n > ids_cap) {
-                ids_cap = n * 2;
-                ids = realloc(ids, ids_cap * sizeof *ids);
+                sbt_token *grown = realloc(ids, 2 * n * sizeof *ids);
+                if (!grown)
+                    return oom("for the ids");
+                ids = grown;
+                ids_cap = 2 * n;
                 st = sbt_tokenizer_encode(tok, text + docs[d].off, docs[d].len, 0, ids, ids_cap, &n);
             }
             if (st != SBT_OK) {
