@@ -1210,7 +1210,8 @@ static json_t *bigint_mark(double d)
 
 static int write_config(json_t *cfg, FILE *f)
 {
-    map_reals(cfg, bigint_mark, 0); /* object members only, as it has always been */
+    /* object members only: a real inside an array is written as jansson writes a real */
+    map_reals(cfg, bigint_mark, 0);
     char *s = json_dumps(cfg, JSON_INDENT(2));
     if (!s)
         return -1;
