@@ -33,6 +33,32 @@ typedef struct buffers {
     size_t text_cap;
 } buffers;
 
+/* Loads --tokenizer: a local tokenizer.json or folder, or else a Hugging Face repo id
+ * ("org/name[@rev]") resolved through the shared HF cache, offline first (docs/hub.md). */
+static sbt_status load_tokenizer(sbt_tokenizer **tok, const char *arg)
+{
+    struct stat st;
+    if (stat(arg, &st) == 0)
+        return sbt_tokenizer_load(tok, arg);
+    sbt_hub_options o;
+    sbt_hub_options_init(&o);
+    sbt_hub *hub = NULL;
+    char *json = NULL, *config = NULL;
+    sbt_status s = sbt_hub_create(&hub, &o);
+    if (s == SBT_OK)
+        s = sbt_hub_resolve_path(&json, hub, arg, SBT_HUB_MODEL, "tokenizer.json");
+    /* tokenizer_config.json is optional; when the repo has it, it lands next to
+     * tokenizer.json, where sbt_tokenizer_load reads it. */
+    if (s == SBT_OK && sbt_hub_resolve_path(&config, hub, arg, SBT_HUB_MODEL, "tokenizer_config.json") != SBT_OK)
+        sbt_clear_error();
+    if (s == SBT_OK)
+        s = sbt_tokenizer_load(tok, json);
+    sbt_hub_path_free(json);
+    sbt_hub_path_free(config);
+    sbt_hub_free(hub);
+    return s;
+}
+
 static int runtime_error(const char *what, sbt_status st)
 {
     fprintf(stderr, PROG ": %s: %s: %s\n", what, sbt_status_str(st), sbt_last_error());
@@ -210,7 +236,7 @@ int main(int argc, char **argv)
     int countdown = 0, whole = 0, tokens = 0, do_decode = 0, special = 0, info = 0, stats = 0;
     int quiet = 0, nul = 0;
     const cli_opt opts[] = {
-        {"tokenizer", CLI_STRING, &path, 0, 0, "PATH", "a tokenizer.json, or a folder holding one (and tokenizer_config.json)"},
+        {"tokenizer", CLI_STRING, &path, 0, 0, "PATH", "a tokenizer.json, a folder holding one (and tokenizer_config.json), or a Hub repo id org/name[@rev] (through the HF cache, offline first)"},
         {"countdown", CLI_FLAG, &countdown, 0, 0, NULL, "the compact Countdown tokenizer instead of --tokenizer"},
         {"add-special", CLI_STRING, &add_special, 0, 0, "T1,T2", "add special tokens first (e.g. '<backtrack>'), comma-separated"},
         {"decode", CLI_FLAG, &do_decode, 0, 0, NULL, "read token ids (separated by spaces or commas) and print the text"},
@@ -249,7 +275,7 @@ int main(int argc, char **argv)
     }
 
     sbt_tokenizer *tok = NULL;
-    sbt_status st = countdown ? sbt_tokenizer_create_countdown(&tok) : sbt_tokenizer_load(&tok, path);
+    sbt_status st = countdown ? sbt_tokenizer_create_countdown(&tok) : load_tokenizer(&tok, path);
     if (st != SBT_OK)
         return runtime_error(countdown ? "the Countdown tokenizer" : path, st);
     if (add_special) {
