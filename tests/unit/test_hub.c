@@ -231,27 +231,74 @@ static int count_suffix(const char *dir, const char *suffix)
     return atoi(out);
 }
 
+/* A test's temporary folder, its cache, the fake Hub, the Hub's manifest and a client. */
+typedef struct fixture {
+    char dir[1024], cache[1100];
+    server s;
+    json_t *m;
+    sbt_hub *hub;
+} fixture;
+
+/* A fresh temporary folder with its cache path; no server, no client. */
+static void make_cache(fixture *fx)
+{
+    memset(fx, 0, sizeof *fx);
+    make_tmp(fx->dir, sizeof fx->dir);
+    snprintf(fx->cache, sizeof fx->cache, "%s/cache", fx->dir);
+}
+
+/* make_cache, then the fake Hub started with flags (NULL-terminated) and its manifest. */
+static void setup_server(fixture *fx, const char *const *flags)
+{
+    make_cache(fx);
+    server_start(&fx->s, fx->dir, flags);
+    fx->m = manifest(&fx->s);
+}
+
+/* setup_server, then a client of it: no token, online. */
+static void setup(fixture *fx, const char *const *flags)
+{
+    setup_server(fx, flags);
+    fx->hub = hub_new(fx->s.endpoint, fx->cache, NULL, 0);
+}
+
+/* Options for the fixture's server and cache, the rest at their defaults. */
+static sbt_hub_options fx_options(const fixture *fx)
+{
+    sbt_hub_options o;
+    sbt_hub_options_init(&o);
+    o.endpoint = fx->s.endpoint;
+    o.cache_dir = fx->cache;
+    return o;
+}
+
+/* Frees the client, the manifest and stops the server (each where there is one). */
+static void teardown(fixture *fx)
+{
+    sbt_hub_free(fx->hub);
+    fx->hub = NULL;
+    json_decref(fx->m);
+    fx->m = NULL;
+    server_stop(&fx->s);
+}
+
 /* ==== full download into an empty cache ================================================== */
 
 START_TEST(full_download_layout)
 {
-    char dir[1024], cache[1100], path[1400], link[256];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    json_t *m = manifest(&s);
-    const char *repo = "models/" TINY, *commit = mf_commit(m, repo);
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
-    ck_assert_str_eq(sbt_hub_cache_dir(hub), cache);
+    char path[1400], link[256];
+    fixture fx;
+    setup(&fx, NULL);
+    const char *repo = "models/" TINY, *commit = mf_commit(fx.m, repo);
+    ck_assert_str_eq(sbt_hub_cache_dir(fx.hub), fx.cache);
 
     const char *files[] = {"config.json", "model.safetensors", "tokenizer/vocab.txt"};
     const char *links[] = {"../../blobs/", "../../blobs/", "../../../blobs/"};
     for (int k = 0; k < 3; k++) {
         char *out = NULL;
-        ck_assert_msg(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, files[k]) == SBT_OK,
+        ck_assert_msg(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, files[k]) == SBT_OK,
                       "%s", sbt_last_error());
-        snprintf(path, sizeof path, "%s/models--test-org--tiny-model/snapshots/%s/%s", cache, commit,
+        snprintf(path, sizeof path, "%s/models--test-org--tiny-model/snapshots/%s/%s", fx.cache, commit,
                  files[k]);
         ck_assert_str_eq(out, path);
         /* the snapshot entry is a relative symlink to blobs/{etag} */
@@ -262,61 +309,53 @@ START_TEST(full_download_layout)
         ck_assert_int_gt(n, 0);
         link[n] = '\0';
         char want[256];
-        snprintf(want, sizeof want, "%s%s", links[k], mf(m, repo, files[k], "etag"));
+        snprintf(want, sizeof want, "%s%s", links[k], mf(fx.m, repo, files[k], "etag"));
         ck_assert_str_eq(link, want);
-        assert_same_content(out, mf(m, repo, files[k], "path"));
+        assert_same_content(out, mf(fx.m, repo, files[k], "path"));
         sbt_hub_path_free(out);
     }
     /* the LFS blob is named by its sha256, the others by their git blob sha1 */
-    ck_assert_str_eq(mf(m, repo, "model.safetensors", "etag"), mf(m, repo, "model.safetensors", "sha256"));
-    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/blobs/%s", cache,
-             mf(m, repo, "config.json", "etag"));
+    ck_assert_str_eq(mf(fx.m, repo, "model.safetensors", "etag"), mf(fx.m, repo, "model.safetensors", "sha256"));
+    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/blobs/%s", fx.cache,
+             mf(fx.m, repo, "config.json", "etag"));
     ck_assert(exists(path));
     /* refs/main holds the commit, without a newline */
-    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/refs/main", cache);
+    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/refs/main", fx.cache);
     size_t len;
     char *ref = read_all(path, &len);
     ck_assert_uint_eq(len, 40);
     ck_assert(!memcmp(ref, commit, 40));
     free(ref);
-    ck_assert_int_eq(count_suffix(cache, ".incomplete"), 0);
-    ck_assert_int_eq(count_suffix(cache, ".tmp.*"), 0);
+    ck_assert_int_eq(count_suffix(fx.cache, ".incomplete"), 0);
+    ck_assert_int_eq(count_suffix(fx.cache, ".tmp.*"), 0);
     /* the LFS file came from the CDN, once; asking again fetches nothing more */
-    ck_assert_int_eq(count_requests(&s, (req_filter){"cdn", "GET", NULL, -1, -1}), 1);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"cdn", "GET", NULL, -1, -1}), 1);
     char *again = NULL;
-    ck_assert_int_eq(sbt_hub_download(&again, hub, TINY, SBT_HUB_MODEL, "main", "model.safetensors"), SBT_OK);
+    ck_assert_int_eq(sbt_hub_download(&again, fx.hub, TINY, SBT_HUB_MODEL, "main", "model.safetensors"), SBT_OK);
     sbt_hub_path_free(again);
-    ck_assert_int_eq(count_requests(&s, (req_filter){NULL, "GET", NULL, -1, -1}), 3);
-    ck_assert_int_eq(count_requests(&s, (req_filter){"cdn", "GET", NULL, -1, -1}), 1);
-    sbt_hub_free(hub);
-    json_decref(m);
-    server_stop(&s);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){NULL, "GET", NULL, -1, -1}), 3);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"cdn", "GET", NULL, -1, -1}), 1);
+    teardown(&fx);
 }
 END_TEST
 
 START_TEST(revision_other_than_main)
 {
-    char dir[1024], cache[1100], path[1400];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    json_t *m = manifest(&s);
-    const char *commit = mf_commit(m, "models/" TINY);
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
+    char path[1400];
+    fixture fx;
+    setup(&fx, NULL);
+    const char *commit = mf_commit(fx.m, "models/" TINY);
     char *out = NULL;
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, "v1.0", "config.json"), SBT_OK);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, "v1.0", "config.json"), SBT_OK);
     sbt_hub_path_free(out);
-    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/refs/v1.0", cache);
+    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/refs/v1.0", fx.cache);
     ck_assert(exists(path));
     /* a commit as the revision: no refs/{commit} file */
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, commit, "config.json"), SBT_OK);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, commit, "config.json"), SBT_OK);
     sbt_hub_path_free(out);
-    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/refs/%s", cache, commit);
+    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/refs/%s", fx.cache, commit);
     ck_assert(!exists(path));
-    sbt_hub_free(hub);
-    json_decref(m);
-    server_stop(&s);
+    teardown(&fx);
 }
 END_TEST
 
@@ -324,155 +363,121 @@ END_TEST
 
 START_TEST(resume_after_dropped_connection)
 {
-    char dir[1024], cache[1100];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, (const char *[]){"--drop-once", NULL});
-    json_t *m = manifest(&s);
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
+    fixture fx;
+    setup(&fx, (const char *[]){"--drop-once", NULL});
     char *out = NULL, hex[65];
-    ck_assert_msg(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors") == SBT_OK,
+    ck_assert_msg(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors") == SBT_OK,
                   "%s", sbt_last_error());
     /* the second GET asked for the rest only */
-    ck_assert_int_eq(count_requests(&s, (req_filter){"cdn", "GET", NULL, -1, 0}), 1);
-    ck_assert_int_eq(count_requests(&s, (req_filter){"cdn", "GET", NULL, -1, 1}), 1);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"cdn", "GET", NULL, -1, 0}), 1);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"cdn", "GET", NULL, -1, 1}), 1);
     ck_assert_int_eq(sbti_hub_sha256_file(hex, out), SBT_OK);
-    ck_assert_str_eq(hex, mf(m, "models/" TINY, "model.safetensors", "sha256"));
+    ck_assert_str_eq(hex, mf(fx.m, "models/" TINY, "model.safetensors", "sha256"));
     sbt_hub_path_free(out);
-    sbt_hub_free(hub);
-    json_decref(m);
-    server_stop(&s);
+    teardown(&fx);
 }
 END_TEST
 
 START_TEST(resume_incomplete_from_earlier_run)
 {
-    char dir[1024], cache[1100], blob[1400];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    json_t *m = manifest(&s);
-    const char *repo = "models/" TINY, *sha = mf(m, repo, "model.safetensors", "sha256");
+    char blob[1400];
+    fixture fx;
+    setup_server(&fx, NULL);
+    const char *repo = "models/" TINY, *sha = mf(fx.m, repo, "model.safetensors", "sha256");
     /* an earlier run left the first 1000 bytes */
     size_t len;
-    char *data = read_all(mf(m, repo, "model.safetensors", "path"), &len);
-    snprintf(blob, sizeof blob, "%s/models--test-org--tiny-model/blobs/%s.incomplete", cache, sha);
+    char *data = read_all(mf(fx.m, repo, "model.safetensors", "path"), &len);
+    snprintf(blob, sizeof blob, "%s/models--test-org--tiny-model/blobs/%s.incomplete", fx.cache, sha);
     ck_assert_int_eq(sbti_hub_mkdirs_for(blob), SBT_OK);
     FILE *f = fopen(blob, "wb");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(data, 1, 1000, f), 1000);
     fclose(f);
     free(data);
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
+    fx.hub = hub_new(fx.s.endpoint, fx.cache, NULL, 0);
     char *out = NULL, hex[65];
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_OK);
-    ck_assert_int_eq(count_requests(&s, (req_filter){"cdn", "GET", NULL, -1, -1}), 1);
-    ck_assert_int_eq(count_requests(&s, (req_filter){"cdn", "GET", NULL, -1, 1}), 1);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_OK);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"cdn", "GET", NULL, -1, -1}), 1);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"cdn", "GET", NULL, -1, 1}), 1);
     ck_assert_int_eq(sbti_hub_sha256_file(hex, out), SBT_OK);
     ck_assert_str_eq(hex, sha);
     ck_assert(!exists(blob));
     sbt_hub_path_free(out);
-    sbt_hub_free(hub);
-    json_decref(m);
-    server_stop(&s);
+    teardown(&fx);
 }
 END_TEST
 
 START_TEST(corrupt_content_is_rejected)
 {
-    char dir[1024], cache[1100], path[1400];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, (const char *[]){"--corrupt", NULL});
-    json_t *m = manifest(&s);
+    char path[1400];
+    fixture fx;
+    setup(&fx, (const char *[]){"--corrupt", NULL});
     const char *repo = "models/" TINY;
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
     char *out = (char *)1;
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_NETWORK);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_NETWORK);
     ck_assert_ptr_null(out);
     ck_assert_msg(strstr(sbt_last_error(), "corrupt") && strstr(sbt_last_error(), "sha256") &&
                   strstr(sbt_last_error(), "model.safetensors"), "%s", sbt_last_error());
     /* nothing under the final names, and no partial file to resume from */
-    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/blobs/%s", cache,
-             mf(m, repo, "model.safetensors", "etag"));
+    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/blobs/%s", fx.cache,
+             mf(fx.m, repo, "model.safetensors", "etag"));
     ck_assert(!exists(path));
     snprintf(path, sizeof path, "%s/models--test-org--tiny-model/snapshots/%s/model.safetensors",
-             cache, mf_commit(m, repo));
+             fx.cache, mf_commit(fx.m, repo));
     ck_assert(!exists(path));
-    ck_assert_int_eq(count_suffix(cache, ".incomplete"), 0);
-    sbt_hub_free(hub);
-    json_decref(m);
-    server_stop(&s);
+    ck_assert_int_eq(count_suffix(fx.cache, ".incomplete"), 0);
+    teardown(&fx);
 }
 END_TEST
 
 START_TEST(retry_after_503)
 {
-    char dir[1024], cache[1100];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, (const char *[]){"--fail-first", "2", NULL});
+    fixture fx;
+    setup_server(&fx, (const char *[]){"--fail-first", "2", NULL});
     log_text[0] = '\0';
     sbt_log_set(capture_log, NULL, SBT_LOG_DEBUG);
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
+    fx.hub = hub_new(fx.s.endpoint, fx.cache, NULL, 0);
     char *out = NULL;
-    ck_assert_msg(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "config.json") == SBT_OK,
+    ck_assert_msg(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "config.json") == SBT_OK,
                   "%s", sbt_last_error());
-    ck_assert_int_eq(count_requests(&s, (req_filter){"main", "HEAD", "config.json", -1, -1}), 3);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"main", "HEAD", "config.json", -1, -1}), 3);
     ck_assert_ptr_nonnull(strstr(log_text, "HTTP 503"));
     sbt_hub_path_free(out);
-    sbt_hub_free(hub);
+    teardown(&fx);
     sbt_log_set(NULL, NULL, SBT_LOG_INFO);
-    server_stop(&s);
 }
 END_TEST
 
 START_TEST(retries_are_bounded)
 {
-    char dir[1024], cache[1100], url[256];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, (const char *[]){"--fail-first", "100", NULL});
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
+    char url[256];
+    fixture fx;
+    setup(&fx, (const char *[]){"--fail-first", "100", NULL});
     char *out = NULL;
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_E_NETWORK);
-    snprintf(url, sizeof url, "%s/" TINY "/resolve/main/config.json", s.endpoint);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_E_NETWORK);
+    snprintf(url, sizeof url, "%s/" TINY "/resolve/main/config.json", fx.s.endpoint);
     ck_assert_msg(strstr(sbt_last_error(), "HTTP 503") && strstr(sbt_last_error(), url) &&
                   strstr(sbt_last_error(), "4 tries"), "%s", sbt_last_error());
-    ck_assert_int_eq(count_requests(&s, (req_filter){NULL, NULL, NULL, -1, -1}), 4);
-    sbt_hub_free(hub);
-    server_stop(&s);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){NULL, NULL, NULL, -1, -1}), 4);
+    teardown(&fx);
 }
 END_TEST
 
 START_TEST(stalled_transfer_times_out)
 {
-    char dir[1024], cache[1100];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, (const char *[]){"--stall", NULL});
-    sbt_hub_options o;
-    sbt_hub_options_init(&o);
-    o.endpoint = s.endpoint;
-    o.cache_dir = cache;
+    fixture fx;
+    setup_server(&fx, (const char *[]){"--stall", NULL});
+    sbt_hub_options o = fx_options(&fx);
     o.max_retries = 1;
     o.retry_delay_ms = 10;
     o.stall_timeout_s = 1;
-    sbt_hub *hub = NULL;
-    ck_assert_int_eq(sbt_hub_create(&hub, &o), SBT_OK);
+    ck_assert_int_eq(sbt_hub_create(&fx.hub, &o), SBT_OK);
     char *out = NULL;
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_NETWORK);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_NETWORK);
     ck_assert_msg(strstr(sbt_last_error(), "timed out") && strstr(sbt_last_error(), "/cdn/"), "%s",
                   sbt_last_error());
-    ck_assert_int_eq(count_requests(&s, (req_filter){"cdn", "GET", NULL, -1, -1}), 2);
-    sbt_hub_free(hub);
-    server_stop(&s);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"cdn", "GET", NULL, -1, -1}), 2);
+    teardown(&fx);
 }
 END_TEST
 
@@ -493,40 +498,31 @@ static int on_progress(const char *what, int64_t done, int64_t total, void *user
 
 START_TEST(progress_and_cancel)
 {
-    char dir[1024], cache[1100];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    json_t *m = manifest(&s);
-    sbt_hub_options o;
-    sbt_hub_options_init(&o);
-    o.endpoint = s.endpoint;
-    o.cache_dir = cache;
+    fixture fx;
+    setup_server(&fx, NULL);
+    sbt_hub_options o = fx_options(&fx);
     progress_log p = {0};
     o.progress = on_progress;
     o.progress_user_data = &p;
     p.cancel_at = 1;
-    sbt_hub *hub = NULL;
-    ck_assert_int_eq(sbt_hub_create(&hub, &o), SBT_OK);
+    ck_assert_int_eq(sbt_hub_create(&fx.hub, &o), SBT_OK);
     char *out = NULL;
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_CANCELLED);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_CANCELLED);
     char blob[1400];
-    snprintf(blob, sizeof blob, "%s/models--test-org--tiny-model/blobs/%s", cache,
-             mf(m, "models/" TINY, "model.safetensors", "etag"));
+    snprintf(blob, sizeof blob, "%s/models--test-org--tiny-model/blobs/%s", fx.cache,
+             mf(fx.m, "models/" TINY, "model.safetensors", "etag"));
     ck_assert(!exists(blob)); /* nothing under the final name */
-    sbt_hub_free(hub);
+    sbt_hub_free(fx.hub);
+    fx.hub = NULL;
     memset(&p, 0, sizeof p);
-    ck_assert_int_eq(sbt_hub_create(&hub, &o), SBT_OK);
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_OK);
+    ck_assert_int_eq(sbt_hub_create(&fx.hub, &o), SBT_OK);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_OK);
     ck_assert_int_gt(p.calls, 0);
     ck_assert_str_eq(p.what, "model.safetensors");
     ck_assert_int_eq(p.last_total, 256 * 1024);
     ck_assert_int_eq(p.last_done, 256 * 1024);
     sbt_hub_path_free(out);
-    sbt_hub_free(hub);
-    json_decref(m);
-    server_stop(&s);
+    teardown(&fx);
 }
 END_TEST
 
@@ -534,95 +530,83 @@ END_TEST
 
 START_TEST(not_found_messages)
 {
-    char dir[1024], cache[1100], url[256];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
+    char url[256];
+    fixture fx;
+    setup(&fx, NULL);
     char *out = NULL;
-    ck_assert_int_eq(sbt_hub_download(&out, hub, "test-org/nope", SBT_HUB_MODEL, NULL, "config.json"), SBT_E_NOT_FOUND);
-    snprintf(url, sizeof url, "%s/test-org/nope/resolve/main/config.json", s.endpoint);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, "test-org/nope", SBT_HUB_MODEL, NULL, "config.json"), SBT_E_NOT_FOUND);
+    snprintf(url, sizeof url, "%s/test-org/nope/resolve/main/config.json", fx.s.endpoint);
     ck_assert_msg(strstr(sbt_last_error(), "repo test-org/nope not found") && strstr(sbt_last_error(), url),
                   "%s", sbt_last_error());
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "missing.bin"), SBT_E_NOT_FOUND);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "missing.bin"), SBT_E_NOT_FOUND);
     ck_assert_msg(strstr(sbt_last_error(), "file 'missing.bin' not found in model repo " TINY),
                   "%s", sbt_last_error());
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, "no-such-branch", "config.json"), SBT_E_NOT_FOUND);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, "no-such-branch", "config.json"), SBT_E_NOT_FOUND);
     ck_assert_msg(strstr(sbt_last_error(), "revision 'no-such-branch' not found"), "%s", sbt_last_error());
     /* a model looked up as a dataset: /datasets/ URL, and a hint */
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_DATASET, NULL, "config.json"), SBT_E_NOT_FOUND);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_DATASET, NULL, "config.json"), SBT_E_NOT_FOUND);
     ck_assert_msg(strstr(sbt_last_error(), "/datasets/" TINY "/resolve/") && strstr(sbt_last_error(), "is it a model?"),
                   "%s", sbt_last_error());
     char **files = NULL;
-    ck_assert_int_eq(sbt_hub_list_files(&files, NULL, hub, "test-org/nope", SBT_HUB_MODEL, NULL), SBT_E_NOT_FOUND);
+    ck_assert_int_eq(sbt_hub_list_files(&files, NULL, fx.hub, "test-org/nope", SBT_HUB_MODEL, NULL), SBT_E_NOT_FOUND);
     ck_assert_ptr_null(files);
     ck_assert_msg(strstr(sbt_last_error(), "/api/models/test-org/nope/revision/main"), "%s", sbt_last_error());
     char path[1400];
-    snprintf(path, sizeof path, "%s/models--test-org--nope", cache);
+    snprintf(path, sizeof path, "%s/models--test-org--nope", fx.cache);
     ck_assert(!exists(path));
-    sbt_hub_free(hub);
-    server_stop(&s);
+    teardown(&fx);
 }
 END_TEST
 
 START_TEST(gated_repo_needs_the_token)
 {
-    char dir[1024], cache[1100];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
+    fixture fx;
+    setup_server(&fx, NULL);
     log_text[0] = '\0';
     sbt_log_set(capture_log, NULL, SBT_LOG_DEBUG);
     const char *gated = "test-org/gated-model";
     char *out = NULL;
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
-    ck_assert_int_eq(sbt_hub_download(&out, hub, gated, SBT_HUB_MODEL, NULL, "config.json"), SBT_E_NETWORK);
+    fx.hub = hub_new(fx.s.endpoint, fx.cache, NULL, 0);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, gated, SBT_HUB_MODEL, NULL, "config.json"), SBT_E_NETWORK);
     ck_assert_msg(strstr(sbt_last_error(), "gated") && strstr(sbt_last_error(), "HF_TOKEN") &&
-                  strstr(sbt_last_error(), "HTTP 401") && strstr(sbt_last_error(), s.endpoint),
+                  strstr(sbt_last_error(), "HTTP 401") && strstr(sbt_last_error(), fx.s.endpoint),
                   "%s", sbt_last_error());
-    sbt_hub_free(hub);
-    hub = hub_new(s.endpoint, cache, "hf_wrong_secret", 0);
-    ck_assert_int_eq(sbt_hub_download(&out, hub, gated, SBT_HUB_MODEL, NULL, "config.json"), SBT_E_NETWORK);
+    sbt_hub_free(fx.hub);
+    fx.hub = hub_new(fx.s.endpoint, fx.cache, "hf_wrong_secret", 0);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, gated, SBT_HUB_MODEL, NULL, "config.json"), SBT_E_NETWORK);
     ck_assert_msg(strstr(sbt_last_error(), "not accepted"), "%s", sbt_last_error());
     ck_assert_ptr_null(strstr(sbt_last_error(), "hf_wrong_secret"));
     char **files = NULL;
-    ck_assert_int_eq(sbt_hub_list_files(&files, NULL, hub, gated, SBT_HUB_MODEL, NULL), SBT_E_NETWORK);
+    ck_assert_int_eq(sbt_hub_list_files(&files, NULL, fx.hub, gated, SBT_HUB_MODEL, NULL), SBT_E_NETWORK);
     ck_assert_ptr_null(strstr(sbt_last_error(), "hf_wrong_secret"));
-    sbt_hub_free(hub);
-    hub = hub_new(s.endpoint, cache, TOKEN, 0);
-    ck_assert_msg(sbt_hub_download(&out, hub, gated, SBT_HUB_MODEL, NULL, "config.json") == SBT_OK, "%s",
+    sbt_hub_free(fx.hub);
+    fx.hub = hub_new(fx.s.endpoint, fx.cache, TOKEN, 0);
+    ck_assert_msg(sbt_hub_download(&out, fx.hub, gated, SBT_HUB_MODEL, NULL, "config.json") == SBT_OK, "%s",
                   sbt_last_error());
     sbt_hub_path_free(out);
     ck_assert_ptr_null(strstr(log_text, "hf_wrong_secret"));
     ck_assert_ptr_null(strstr(log_text, TOKEN));
-    sbt_hub_free(hub);
+    teardown(&fx);
     sbt_log_set(NULL, NULL, SBT_LOG_INFO);
-    server_stop(&s);
 }
 END_TEST
 
 START_TEST(token_only_to_the_endpoint)
 {
-    char dir[1024], cache[1100];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    sbt_hub *hub = hub_new(s.endpoint, cache, TOKEN, 0);
+    fixture fx;
+    setup_server(&fx, NULL);
+    fx.hub = hub_new(fx.s.endpoint, fx.cache, TOKEN, 0);
     char *out = NULL, **files = NULL;
-    ck_assert_int_eq(sbt_hub_list_files(&files, NULL, hub, TINY, SBT_HUB_MODEL, NULL), SBT_OK);
+    ck_assert_int_eq(sbt_hub_list_files(&files, NULL, fx.hub, TINY, SBT_HUB_MODEL, NULL), SBT_OK);
     sbt_hub_files_free(files);
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_OK);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_OK);
     sbt_hub_path_free(out);
-    int main_all = count_requests(&s, (req_filter){"main", NULL, NULL, -1, -1});
+    int main_all = count_requests(&fx.s, (req_filter){"main", NULL, NULL, -1, -1});
     ck_assert_int_eq(main_all, 2);
-    ck_assert_int_eq(count_requests(&s, (req_filter){"main", NULL, NULL, 1, -1}), main_all);
-    ck_assert_int_eq(count_requests(&s, (req_filter){"cdn", "GET", NULL, -1, -1}), 1);
-    ck_assert_int_eq(count_requests(&s, (req_filter){"cdn", NULL, NULL, 0, -1}), 1);
-    sbt_hub_free(hub);
-    server_stop(&s);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"main", NULL, NULL, 1, -1}), main_all);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"cdn", "GET", NULL, -1, -1}), 1);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"cdn", NULL, NULL, 0, -1}), 1);
+    teardown(&fx);
 }
 END_TEST
 
@@ -630,80 +614,70 @@ END_TEST
 
 START_TEST(offline_uses_the_cache)
 {
-    char dir[1024], cache[1100];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
+    fixture fx;
+    setup(&fx, NULL);
     char *online = NULL, *out = NULL;
-    ck_assert_int_eq(sbt_hub_download(&online, hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_OK);
-    sbt_hub_free(hub);
-    char endpoint_copy[64];
-    snprintf(endpoint_copy, sizeof endpoint_copy, "%s", s.endpoint);
-    server_stop(&s); /* from here on nothing answers */
+    ck_assert_int_eq(sbt_hub_download(&online, fx.hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_OK);
+    teardown(&fx); /* from here on nothing answers; fx.s.endpoint still names it */
 
-    hub = hub_new(endpoint_copy, cache, NULL, 1);
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_OK);
+    fx.hub = hub_new(fx.s.endpoint, fx.cache, NULL, 1);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_OK);
     ck_assert_str_eq(out, online);
     sbt_hub_path_free(out);
     char **files = NULL, commit[SBT_HUB_COMMIT_SIZE];
-    ck_assert_int_eq(sbt_hub_list_files(&files, commit, hub, TINY, SBT_HUB_MODEL, NULL), SBT_OK);
+    ck_assert_int_eq(sbt_hub_list_files(&files, commit, fx.hub, TINY, SBT_HUB_MODEL, NULL), SBT_OK);
     ck_assert_str_eq(files[0], "config.json");
     ck_assert_ptr_null(files[1]);
     ck_assert_ptr_nonnull(strstr(online, commit));
     sbt_hub_files_free(files);
-    sbt_hub_free(hub);
+    sbt_hub_free(fx.hub);
 
     /* HF_HUB_OFFLINE=1 through the environment */
     setenv("HF_HUB_OFFLINE", "1", 1);
-    hub = hub_new(endpoint_copy, cache, NULL, SBT_HUB_OFFLINE_FROM_ENV);
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_OK);
+    fx.hub = hub_new(fx.s.endpoint, fx.cache, NULL, SBT_HUB_OFFLINE_FROM_ENV);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_OK);
     sbt_hub_path_free(out);
-    sbt_hub_free(hub);
+    sbt_hub_free(fx.hub);
+    fx.hub = NULL;
     unsetenv("HF_HUB_OFFLINE");
 
     /* online but unreachable: resolve_path is offline-first, download falls back to the cache */
-    sbt_hub_options o;
-    sbt_hub_options_init(&o);
-    o.endpoint = endpoint_copy;
-    o.cache_dir = cache;
+    sbt_hub_options o = fx_options(&fx);
     o.max_retries = 0;
-    ck_assert_int_eq(sbt_hub_create(&hub, &o), SBT_OK);
-    ck_assert_int_eq(sbt_hub_resolve_path(&out, hub, TINY, SBT_HUB_MODEL, "config.json"), SBT_OK);
+    ck_assert_int_eq(sbt_hub_create(&fx.hub, &o), SBT_OK);
+    ck_assert_int_eq(sbt_hub_resolve_path(&out, fx.hub, TINY, SBT_HUB_MODEL, "config.json"), SBT_OK);
     ck_assert_str_eq(out, online);
     sbt_hub_path_free(out);
     log_text[0] = '\0';
     sbt_log_set(capture_log, NULL, SBT_LOG_WARN);
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_OK);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "config.json"), SBT_OK);
     ck_assert_str_eq(out, online);
     ck_assert_msg(strstr(log_text, "cannot connect") && strstr(log_text, "using the cached"), "%s", log_text);
     sbt_log_set(NULL, NULL, SBT_LOG_INFO);
     sbt_hub_path_free(out);
     /* not cached and unreachable: the connection error */
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_NETWORK);
-    ck_assert_msg(strstr(sbt_last_error(), "cannot connect to") && strstr(sbt_last_error(), endpoint_copy),
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_NETWORK);
+    ck_assert_msg(strstr(sbt_last_error(), "cannot connect to") && strstr(sbt_last_error(), fx.s.endpoint),
                   "%s", sbt_last_error());
-    sbt_hub_free(hub);
+    teardown(&fx);
     sbt_hub_path_free(online);
 }
 END_TEST
 
 START_TEST(offline_missing_file)
 {
-    char dir[1024], cache[1100];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    sbt_hub *hub = hub_new("http://127.0.0.1:9", cache, NULL, 1);
+    fixture fx;
+    make_cache(&fx);
+    fx.hub = hub_new("http://127.0.0.1:9", fx.cache, NULL, 1);
     char *out = NULL;
-    ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_NOT_FOUND);
+    ck_assert_int_eq(sbt_hub_download(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL, "model.safetensors"), SBT_E_NOT_FOUND);
     ck_assert_msg(strstr(sbt_last_error(), "offline") && strstr(sbt_last_error(), "model.safetensors") &&
                   strstr(sbt_last_error(), TINY), "%s", sbt_last_error());
-    ck_assert_int_eq(sbt_hub_resolve_path(&out, hub, TINY, SBT_HUB_MODEL, "config.json"), SBT_E_NOT_FOUND);
+    ck_assert_int_eq(sbt_hub_resolve_path(&out, fx.hub, TINY, SBT_HUB_MODEL, "config.json"), SBT_E_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(sbt_last_error(), "config.json"));
     char **files = NULL;
-    ck_assert_int_eq(sbt_hub_list_files(&files, NULL, hub, TINY, SBT_HUB_MODEL, NULL), SBT_E_NOT_FOUND);
-    sbt_hub_free(hub);
+    ck_assert_int_eq(sbt_hub_list_files(&files, NULL, fx.hub, TINY, SBT_HUB_MODEL, NULL), SBT_E_NOT_FOUND);
+    teardown(&fx);
 }
 END_TEST
 
@@ -711,16 +685,12 @@ END_TEST
 
 START_TEST(list_files)
 {
-    char dir[1024], cache[1100], path[1400];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    json_t *m = manifest(&s);
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
+    char path[1400];
+    fixture fx;
+    setup(&fx, NULL);
     char **files = NULL, commit[SBT_HUB_COMMIT_SIZE];
-    ck_assert_int_eq(sbt_hub_list_files(&files, commit, hub, TINY, SBT_HUB_MODEL, NULL), SBT_OK);
-    ck_assert_str_eq(commit, mf_commit(m, "models/" TINY));
+    ck_assert_int_eq(sbt_hub_list_files(&files, commit, fx.hub, TINY, SBT_HUB_MODEL, NULL), SBT_OK);
+    ck_assert_str_eq(commit, mf_commit(fx.m, "models/" TINY));
     const char *want[] = {"config.json", "model.safetensors", "tokenizer/vocab.txt", NULL};
     for (int k = 0; k < 4; k++) {
         if (want[k])
@@ -729,56 +699,50 @@ START_TEST(list_files)
             ck_assert_ptr_null(files[k]);
     }
     sbt_hub_files_free(files);
-    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/refs/main", cache);
+    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/refs/main", fx.cache);
     ck_assert(exists(path));
-    ck_assert_int_eq(sbt_hub_list_files(&files, commit, hub, "test-org/countdown", SBT_HUB_DATASET, "main"), SBT_OK);
-    ck_assert_str_eq(commit, mf_commit(m, "datasets/test-org/countdown"));
+    ck_assert_int_eq(sbt_hub_list_files(&files, commit, fx.hub, "test-org/countdown", SBT_HUB_DATASET, "main"), SBT_OK);
+    ck_assert_str_eq(commit, mf_commit(fx.m, "datasets/test-org/countdown"));
     ck_assert_str_eq(files[2], "train_backtrack.json");
     sbt_hub_files_free(files);
-    ck_assert_int_eq(count_requests(&s, (req_filter){"main", "GET", "/api/datasets/test-org/countdown/revision/main", -1, -1}), 1);
-    snprintf(path, sizeof path, "%s/datasets--test-org--countdown/refs/main", cache);
+    ck_assert_int_eq(count_requests(&fx.s, (req_filter){"main", "GET", "/api/datasets/test-org/countdown/revision/main", -1, -1}), 1);
+    snprintf(path, sizeof path, "%s/datasets--test-org--countdown/refs/main", fx.cache);
     ck_assert(exists(path));
-    sbt_hub_free(hub);
-    json_decref(m);
-    server_stop(&s);
+    teardown(&fx);
 }
 END_TEST
 
 START_TEST(dataset_file_discovery)
 {
-    char dir[1024], cache[1100], local[1100], path[1400];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    json_t *m = manifest(&s);
+    char local[1100], path[1400];
+    fixture fx;
+    setup(&fx, NULL);
     const char *repo = "datasets/test-org/countdown";
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
     char *train = NULL, *val = NULL;
-    ck_assert_msg(sbt_hub_dataset_files(&train, &val, hub, "test-org/countdown") == SBT_OK, "%s",
+    ck_assert_msg(sbt_hub_dataset_files(&train, &val, fx.hub, "test-org/countdown") == SBT_OK, "%s",
                   sbt_last_error());
     snprintf(path, sizeof path, "%s/datasets--test-org--countdown/snapshots/%s/train_backtrack.json",
-             cache, mf_commit(m, repo));
+             fx.cache, mf_commit(fx.m, repo));
     ck_assert_str_eq(train, path);
     ck_assert_ptr_nonnull(val);
     ck_assert_ptr_nonnull(strstr(val, "/val_backtrack.json"));
-    assert_same_content(train, mf(m, repo, "train_backtrack.json", "path"));
-    assert_same_content(val, mf(m, repo, "val_backtrack.json", "path"));
+    assert_same_content(train, mf(fx.m, repo, "train_backtrack.json", "path"));
+    assert_same_content(val, mf(fx.m, repo, "val_backtrack.json", "path"));
     sbt_hub_path_free(train);
     sbt_hub_path_free(val);
     /* name@revision */
-    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, hub, "test-org/countdown@v1.0"), SBT_OK);
+    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, fx.hub, "test-org/countdown@v1.0"), SBT_OK);
     sbt_hub_path_free(train);
     sbt_hub_path_free(val);
     /* Parquet only: unsupported, with the conversion */
-    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, hub, "test-org/parquet-only"), SBT_E_UNSUPPORTED);
+    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, fx.hub, "test-org/parquet-only"), SBT_E_UNSUPPORTED);
     ck_assert_ptr_null(train);
     ck_assert_msg(strstr(sbt_last_error(), "Parquet") && strstr(sbt_last_error(), "pd.read_parquet('x.parquet')"),
                   "%s", sbt_last_error());
     /* a model repo has no train file */
-    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, hub, "test-org/nope"), SBT_E_NOT_FOUND);
+    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, fx.hub, "test-org/nope"), SBT_E_NOT_FOUND);
     /* a local folder: train.jsonl and validation.jsonl, no network */
-    snprintf(local, sizeof local, "%s/local", dir);
+    snprintf(local, sizeof local, "%s/local", fx.dir);
     ck_assert_int_eq(mkdir(local, 0777), 0);
     const char *names[] = {"train.jsonl", "validation.jsonl", "README.md", "test.parquet"};
     for (int k = 0; k < 4; k++) {
@@ -788,7 +752,7 @@ START_TEST(dataset_file_discovery)
         fputs("{}\n", f);
         fclose(f);
     }
-    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, hub, local), SBT_OK);
+    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, fx.hub, local), SBT_OK);
     snprintf(path, sizeof path, "%s/train.jsonl", local);
     ck_assert_str_eq(train, path);
     snprintf(path, sizeof path, "%s/validation.jsonl", local);
@@ -800,20 +764,19 @@ START_TEST(dataset_file_discovery)
     FILE *f = fopen(path, "w");
     ck_assert_ptr_nonnull(f);
     fclose(f);
-    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, hub, local), SBT_E_UNSUPPORTED);
+    ck_assert_int_eq(sbt_hub_dataset_files(&train, &val, fx.hub, local), SBT_E_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(sbt_last_error(), "2 train files"));
-    sbt_hub_free(hub);
-    json_decref(m);
-    server_stop(&s);
+    teardown(&fx);
 }
 END_TEST
 
 START_TEST(resolve_local_paths_and_names)
 {
-    char dir[1024], cache[1100], path[1400];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    sbt_hub *hub = hub_new("http://127.0.0.1:9", cache, NULL, 1);
+    char path[1400];
+    fixture fx;
+    make_cache(&fx);
+    const char *dir = fx.dir;
+    sbt_hub *hub = fx.hub = hub_new("http://127.0.0.1:9", fx.cache, NULL, 1);
     char *out = NULL;
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "w");
@@ -837,29 +800,23 @@ START_TEST(resolve_local_paths_and_names)
     ck_assert_int_eq(sbt_hub_download(&out, hub, TINY, SBT_HUB_MODEL, "../main", "x"), SBT_E_INVALID_ARGUMENT);
     ck_assert_int_eq(sbt_hub_download(&out, hub, "org--x/y", SBT_HUB_MODEL, NULL, "x"), SBT_E_INVALID_ARGUMENT);
     ck_assert_int_eq(sbt_hub_download(NULL, hub, TINY, SBT_HUB_MODEL, NULL, "x"), SBT_E_INVALID_ARGUMENT);
-    sbt_hub_free(hub);
+    teardown(&fx);
 }
 END_TEST
 
 START_TEST(snapshot_of_every_file)
 {
-    char dir[1024], cache[1100], path[1400];
-    make_tmp(dir, sizeof dir);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    server s;
-    server_start(&s, dir, NULL);
-    json_t *m = manifest(&s);
-    sbt_hub *hub = hub_new(s.endpoint, cache, NULL, 0);
+    char path[1400];
+    fixture fx;
+    setup(&fx, NULL);
     char *out = NULL;
-    ck_assert_msg(sbt_hub_resolve_path(&out, hub, TINY, SBT_HUB_MODEL, NULL) == SBT_OK, "%s", sbt_last_error());
-    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/snapshots/%s", cache, mf_commit(m, "models/" TINY));
+    ck_assert_msg(sbt_hub_resolve_path(&out, fx.hub, TINY, SBT_HUB_MODEL, NULL) == SBT_OK, "%s", sbt_last_error());
+    snprintf(path, sizeof path, "%s/models--test-org--tiny-model/snapshots/%s", fx.cache, mf_commit(fx.m, "models/" TINY));
     ck_assert_str_eq(out, path);
     snprintf(path, sizeof path, "%s/tokenizer/vocab.txt", out);
     ck_assert(exists(path));
     sbt_hub_path_free(out);
-    sbt_hub_free(hub);
-    json_decref(m);
-    server_stop(&s);
+    teardown(&fx);
 }
 END_TEST
 

@@ -78,6 +78,18 @@ static void expect_variant(const char *from, const char *to, sbt_status status, 
     free(base);
 }
 
+/* One variant of the Llama-3.2-1B file: `from` replaced by `to`, and a part of the message. */
+typedef struct variant_case {
+    const char *from, *to, *part;
+} variant_case;
+
+/* Each case fails with status and a message holding its part. */
+static void expect_variants(const variant_case *cases, size_t n, sbt_status status)
+{
+    for (size_t i = 0; i < n; i++)
+        expect_variant(cases[i].from, cases[i].to, status, cases[i].part, NULL);
+}
+
 static void assert_same(const sbti_config *a, const sbti_config *b)
 {
     ck_assert_int_eq(a->vocab_size, b->vocab_size);
@@ -113,6 +125,16 @@ static void assert_bits_eq(const float *got, const float *want, size_t n)
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(memcmp(&got[i], &want[i], sizeof(float)) == 0, "[%zu]: %a, expected %a", i,
                       (double)got[i], (double)want[i]);
+}
+
+/* c's RoPE inverse frequencies ([head_dim / 2] of them, n) equal want bit for bit. */
+static void expect_inv_freq(const sbti_config *c, const float *want, size_t n)
+{
+    float inv[64];
+    ck_assert_msg((size_t)c->head_dim / 2 == n && n <= N_OF(inv), "head_dim %lld for %zu frequencies",
+                  (long long)c->head_dim, n);
+    sbti_rope_inv_freq(inv, c);
+    assert_bits_eq(inv, want, n);
 }
 
 /* ==== reading =========================================================================== */
@@ -225,17 +247,14 @@ START_TEST(llama3_inv_freq_matches_transformers_bit_for_bit)
 {
     sbti_config c;
     ck_assert_int_eq(sbti_config_load(&c, LLAMA32), SBT_OK);
-    float inv[32]; /* [head_dim / 2] */
-    sbti_rope_inv_freq(inv, &c);
-    assert_bits_eq(inv, llama32_inv_freq, 32);
+    expect_inv_freq(&c, llama32_inv_freq, 32);
 
     /* the transformers-5 tiny config: head_dim 16, same scaling */
     static const float tiny[8] = {0x1.000000p+0f,  0x1.8d2760p-3f,  0x1.341190p-5f,
                                   0x1.ddee9ep-8f,  0x1.c26c40p-12f, 0x1.1f91f0p-17f,
                                   0x1.be2188p-20f, 0x1.5a0f4ep-22f};
     ck_assert_int_eq(sbti_config_load(&c, CFG "/tiny-llama3-transformers5.json"), SBT_OK);
-    sbti_rope_inv_freq(inv, &c);
-    assert_bits_eq(inv, tiny, 8);
+    expect_inv_freq(&c, tiny, 8);
 }
 END_TEST
 
@@ -269,9 +288,7 @@ START_TEST(llama31_8b_inv_freq_matches_transformers_bit_for_bit)
     c.rope_original_max_position_embeddings = 8192;
     ck_assert_int_eq(sbti_config_validate(&c), SBT_OK);
     ck_assert_int_eq(c.head_dim, 128);
-    float inv[64]; /* [head_dim / 2] */
-    sbti_rope_inv_freq(inv, &c);
-    assert_bits_eq(inv, want, 64);
+    expect_inv_freq(&c, want, 64);
 }
 END_TEST
 
@@ -292,9 +309,7 @@ START_TEST(default_inv_freq_matches_transformers_bit_for_bit)
     c.hidden_size = 2048;
     ck_assert_int_eq(sbti_config_validate(&c), SBT_OK);
     ck_assert_int_eq(c.head_dim, 64);
-    float inv[32]; /* [head_dim / 2] */
-    sbti_rope_inv_freq(inv, &c);
-    assert_bits_eq(inv, want, 32);
+    expect_inv_freq(&c, want, 32);
 }
 END_TEST
 
@@ -399,36 +414,26 @@ START_TEST(other_architectures_are_unsupported)
     ck_assert_ptr_nonnull(strstr(sbt_last_error(), "mistral-7b.json: unsupported architecture MistralForCausalLM"));
     ck_assert_int_eq(sbti_config_load(&c, CFG "/gpt2.json"), SBT_E_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(sbt_last_error(), "gpt2.json: unsupported architecture GPT2LMHeadModel"));
-    expect_variant("\"LlamaForCausalLM\"", "\"LlamaForSequenceClassification\"", SBT_E_UNSUPPORTED,
-                   "unsupported architecture LlamaForSequenceClassification", NULL);
-    expect_variant("\"model_type\": \"llama\"", "\"model_type\": \"qwen2\"", SBT_E_UNSUPPORTED,
-                   "unsupported architecture qwen2", NULL);
-    expect_variant("\"rope_type\": \"llama3\"", "\"rope_type\": \"yarn\"", SBT_E_UNSUPPORTED,
-                   "\"rope_scaling.rope_type\" \"yarn\" is not supported", NULL);
-    expect_variant("\"rope_type\": \"llama3\"", "\"type\": \"linear\"", SBT_E_UNSUPPORTED,
-                   "\"linear\"", NULL);
-    expect_variant("\"attention_bias\": false", "\"attention_bias\": true", SBT_E_UNSUPPORTED,
-                   "\"attention_bias\": true is not supported", NULL);
-    expect_variant("\"mlp_bias\": false", "\"mlp_bias\": true", SBT_E_UNSUPPORTED, "\"mlp_bias\"",
-                   NULL);
-    expect_variant("\"silu\"", "\"gelu\"", SBT_E_UNSUPPORTED, "\"hidden_act\" \"gelu\"", NULL);
-    expect_variant("\"attention_dropout\": 0.0", "\"attention_dropout\": 0.1", SBT_E_UNSUPPORTED,
-                   "\"attention_dropout\"", NULL);
-    expect_variant("\"bfloat16\"", "\"float64\"", SBT_E_UNSUPPORTED, "\"torch_dtype\" \"float64\"",
-                   NULL);
-    expect_variant("\"rope_type\": \"llama3\"", "\"rope_type\": \"llama3\", \"partial_rotary_factor\": 0.5",
-                   SBT_E_UNSUPPORTED, "partial_rotary_factor", NULL);
-    expect_variant("\"eos_token_id\": 128001",
-                   "\"eos_token_id\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]",
-                   SBT_E_UNSUPPORTED, "\"eos_token_id\" lists 17 ids", NULL);
+    static const variant_case cases[] = {
+        {"\"LlamaForCausalLM\"", "\"LlamaForSequenceClassification\"", "unsupported architecture LlamaForSequenceClassification"},
+        {"\"model_type\": \"llama\"", "\"model_type\": \"qwen2\"", "unsupported architecture qwen2"},
+        {"\"rope_type\": \"llama3\"", "\"rope_type\": \"yarn\"", "\"rope_scaling.rope_type\" \"yarn\" is not supported"},
+        {"\"rope_type\": \"llama3\"", "\"type\": \"linear\"", "\"linear\""},
+        {"\"attention_bias\": false", "\"attention_bias\": true", "\"attention_bias\": true is not supported"},
+        {"\"mlp_bias\": false", "\"mlp_bias\": true", "\"mlp_bias\""},
+        {"\"silu\"", "\"gelu\"", "\"hidden_act\" \"gelu\""},
+        {"\"attention_dropout\": 0.0", "\"attention_dropout\": 0.1", "\"attention_dropout\""},
+        {"\"bfloat16\"", "\"float64\"", "\"torch_dtype\" \"float64\""},
+        {"\"rope_type\": \"llama3\"", "\"rope_type\": \"llama3\", \"partial_rotary_factor\": 0.5", "partial_rotary_factor"},
+        {"\"eos_token_id\": 128001", "\"eos_token_id\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]", "\"eos_token_id\" lists 17 ids"},
+    };
+    expect_variants(cases, N_OF(cases), SBT_E_UNSUPPORTED);
 }
 END_TEST
 
 START_TEST(missing_and_mistyped_fields_name_the_field)
 {
-    static const struct {
-        const char *from, *to, *part;
-    } cases[] = {
+    static const variant_case cases[] = {
         {"\"hidden_size\": 2048,", "", "required field \"hidden_size\" is missing"},
         {"\"vocab_size\": 128256", "\"vocab_size\": null", "required field \"vocab_size\""},
         {"\"model_type\": \"llama\",", "", "required field \"model_type\" is missing"},
@@ -454,16 +459,13 @@ START_TEST(missing_and_mistyped_fields_name_the_field)
         {",\n    \"rope_type\": \"llama3\"", "", "\"rope_scaling.rope_type\" is missing"},
         {"\"rope_type\": \"llama3\"", "\"rope_type\": 3", "\"rope_scaling.rope_type\" is not a string"},
     };
-    for (size_t i = 0; i < N_OF(cases); i++)
-        expect_variant(cases[i].from, cases[i].to, SBT_E_PARSE, cases[i].part, NULL);
+    expect_variants(cases, N_OF(cases), SBT_E_PARSE);
 }
 END_TEST
 
 START_TEST(absurd_and_inconsistent_values)
 {
-    static const struct {
-        const char *from, *to, *part;
-    } cases[] = {
+    static const variant_case cases[] = {
         {"\"num_key_value_heads\": 8", "\"num_key_value_heads\": 5", "must be a multiple of \"num_key_value_heads\" (5)"},
         {"\"num_key_value_heads\": 8", "\"num_key_value_heads\": 64", "\"num_key_value_heads\" is 64"},
         {"\"head_dim\": 64", "\"head_dim\": 63", "\"head_dim\" is 63; it must be even"},
@@ -483,8 +485,7 @@ START_TEST(absurd_and_inconsistent_values)
         {"\"bos_token_id\": 128000", "\"bos_token_id\": 4294967296", "\"bos_token_id\" is 4294967296"},
         {"\"eos_token_id\": 128001", "\"eos_token_id\": [128001, 4294967296]", "\"eos_token_id\" is 4294967296"},
     };
-    for (size_t i = 0; i < N_OF(cases); i++)
-        expect_variant(cases[i].from, cases[i].to, SBT_E_PARSE, cases[i].part, NULL);
+    expect_variants(cases, N_OF(cases), SBT_E_PARSE);
     /* without head_dim, heads must divide hidden_size */
     char *base = slurp(LLAMA32);
     char *a = replace(base, "\"head_dim\": 64,", "");
