@@ -10,5 +10,7 @@
 #include "selfbt/countdown.h"
 #include "selfbt/tokenizer.h"
 #include "selfbt/hub.h"
+#include "selfbt/backend.h"
+#include "selfbt/model.h"
 
 #endif /* SELFBT_SELFBT_H */

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "io/safetensors.h" /* sbti_dtype: the host-side element types of uploads */
+#include "selfbt/backend.h"
 #include "selfbt/status.h"
 
 typedef enum sbti_mem {
@@ -210,5 +211,8 @@ sbt_status sbti_backend_cpu_create(sbti_backend **out, int num_threads);
 sbt_status sbti_backend_cuda_create(sbti_backend **out, int device);
 
 void sbti_backend_destroy(sbti_backend *be); /* NULL-safe */
+
+/* The backend behind a public handle (backend_api.c). */
+sbti_backend *sbti_backend_of(const sbt_backend *be);
 
 #endif /* SBTI_BACKEND_BACKEND_H */

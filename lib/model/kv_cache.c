@@ -1,0 +1,326 @@
+/* kv_cache.c — the decoding forward: a paged KV cache shared by many sequences.
+ *
+ * Keys and values live in pages of page_size positions, one pool per layer: (n_pages *
+ * page_size, nkv*hd) for K and for V. Each sequence has a page table; sequences may share pages
+ * (a fork shares them all, with reference counts), and a page is copied only when a sequence
+ * writes into a page someone else also holds. So beams that share a prompt share its KV, a
+ * rollback is a truncation, and reordering beams is a fork by index — nothing is recomputed.
+ * The page tables are kept on the host and sent with each forward (they are small). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "model/model.h"
+
+struct sbti_kv_cache {
+    sbt_model *m;
+    int max_seqs, max_len, page_size, n_pages, max_pages;
+    size_t kv_dim;     /* nkv * hd */
+    void *k, *v;       /* (L, n_pages * page_size, kv_dim) ACT */
+    int32_t *ref;      /* [n_pages] holders of each page */
+    int32_t *free_pg;  /* [n_pages] stack of free pages  */
+    int n_free;
+    int32_t *table;    /* [max_seqs * max_pages], -1 = none */
+    int32_t *len;      /* [max_seqs] */
+    int32_t *d_table;  /* device copy of table */
+    /* per-call scratch, device, for cap tokens and cap_out output rows */
+    int cap, cap_out;
+    int32_t *d_tok, *d_seq, *d_pos, *d_slot, *d_rows;
+    void *x, *ln, *qkv, *att, *gu, *h; /* (cap, C|C|qkv|att|2I|I) ACT */
+    void *xr, *lnr, *logits;           /* (cap_out, C|C|V) ACT */
+};
+
+static void free_scratch(sbti_kv_cache *kv)
+{
+    sbti_backend *be = kv->m->be;
+    void *bufs[] = {kv->d_tok, kv->d_seq, kv->d_pos, kv->d_slot, kv->d_rows, kv->x, kv->ln,
+                    kv->qkv,   kv->att,   kv->gu,    kv->h,      kv->xr,     kv->lnr, kv->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        be->ops->free(be, bufs[i]);
+    kv->d_tok = kv->d_seq = kv->d_pos = kv->d_slot = kv->d_rows = NULL;
+    kv->x = kv->ln = kv->qkv = kv->att = kv->gu = kv->h = kv->xr = kv->lnr = kv->logits = NULL;
+    kv->cap = kv->cap_out = 0;
+}
+
+static sbt_status ensure_scratch(sbti_kv_cache *kv, int n, int n_out)
+{
+    if (n <= kv->cap && n_out <= kv->cap_out)
+        return SBT_OK;
+    const sbt_model *m = kv->m;
+    sbti_backend *be = m->be;
+    int cap = n > kv->cap ? n : kv->cap, cap_out = n_out > kv->cap_out ? n_out : kv->cap_out;
+    if (cap_out < 1)
+        cap_out = 1;
+    free_scratch(kv);
+    size_t N = (size_t)cap, R = (size_t)cap_out;
+    struct {
+        void **p;
+        sbti_mem kind;
+        size_t n;
+    } want[] = {
+        {(void **)&kv->d_tok, SBTI_MEM_I32, N},  {(void **)&kv->d_seq, SBTI_MEM_I32, N},
+        {(void **)&kv->d_pos, SBTI_MEM_I32, N},  {(void **)&kv->d_slot, SBTI_MEM_I32, N},
+        {(void **)&kv->d_rows, SBTI_MEM_I32, R}, {&kv->x, SBTI_MEM_ACT, N * m->C},
+        {&kv->ln, SBTI_MEM_ACT, N * m->C},       {&kv->qkv, SBTI_MEM_ACT, N * m->qkv_dim},
+        {&kv->att, SBTI_MEM_ACT, N * m->att_dim}, {&kv->gu, SBTI_MEM_ACT, N * 2 * m->I},
+        {&kv->h, SBTI_MEM_ACT, N * m->I},        {&kv->xr, SBTI_MEM_ACT, R * m->C},
+        {&kv->lnr, SBTI_MEM_ACT, R * m->C},      {&kv->logits, SBTI_MEM_ACT, R * m->V},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        sbt_status st = be->ops->alloc(be, want[i].p, want[i].kind, want[i].n);
+        if (st != SBT_OK) {
+            free_scratch(kv);
+            return st;
+        }
+    }
+    kv->cap = cap;
+    kv->cap_out = cap_out;
+    return SBT_OK;
+}
+
+sbt_status sbti_kv_create(sbti_kv_cache **out, sbt_model *m, int max_seqs, int max_len,
+                          int page_size, int n_pages)
+{
+    *out = NULL;
+    if (max_seqs < 1 || max_len < 1 || page_size < 1 || n_pages < 1 ||
+        (int64_t)n_pages * page_size > INT32_MAX)
+        return sbti_fail(SBT_E_INVALID_ARGUMENT,
+                         "kv cache: max_seqs %d, max_len %d, page_size %d, n_pages %d: each "
+                         "must be at least 1 and n_pages * page_size below 2^31", max_seqs,
+                         max_len, page_size, n_pages);
+    sbti_kv_cache *kv = calloc(1, sizeof *kv);
+    if (!kv)
+        return sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory");
+    kv->m = m;
+    kv->max_seqs = max_seqs;
+    kv->max_len = max_len;
+    kv->page_size = page_size;
+    kv->n_pages = n_pages;
+    kv->max_pages = (max_len + page_size - 1) / page_size;
+    kv->kv_dim = (size_t)m->nkv * m->hd;
+    size_t n_table = (size_t)max_seqs * kv->max_pages;
+    kv->ref = calloc((size_t)n_pages, sizeof *kv->ref);
+    kv->free_pg = malloc(sizeof *kv->free_pg * (size_t)n_pages);
+    kv->table = malloc(sizeof *kv->table * n_table);
+    kv->len = calloc((size_t)max_seqs, sizeof *kv->len);
+    sbti_backend *be = m->be;
+    sbt_status st = SBT_OK;
+    if (!kv->ref || !kv->free_pg || !kv->table || !kv->len)
+        st = sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory");
+    size_t pool = (size_t)m->L * n_pages * page_size * kv->kv_dim;
+    if (st == SBT_OK)
+        st = be->ops->alloc(be, &kv->k, SBTI_MEM_ACT, pool);
+    if (st == SBT_OK)
+        st = be->ops->alloc(be, &kv->v, SBTI_MEM_ACT, pool);
+    if (st == SBT_OK)
+        st = be->ops->alloc(be, (void **)&kv->d_table, SBTI_MEM_I32, n_table);
+    if (st != SBT_OK) {
+        sbti_kv_free(kv);
+        return st;
+    }
+    for (size_t i = 0; i < n_table; i++)
+        kv->table[i] = -1;
+    for (int p = 0; p < n_pages; p++) /* page 0 on top of the stack */
+        kv->free_pg[p] = n_pages - 1 - p;
+    kv->n_free = n_pages;
+    *out = kv;
+    return SBT_OK;
+}
+
+void sbti_kv_free(sbti_kv_cache *kv)
+{
+    if (!kv)
+        return;
+    sbti_backend *be = kv->m->be;
+    free_scratch(kv);
+    be->ops->free(be, kv->k);
+    be->ops->free(be, kv->v);
+    be->ops->free(be, kv->d_table);
+    free(kv->ref);
+    free(kv->free_pg);
+    free(kv->table);
+    free(kv->len);
+    free(kv);
+}
+
+int sbti_kv_seq_len(const sbti_kv_cache *kv, int seq)
+{
+    return kv->len[seq];
+}
+
+static void release_page(sbti_kv_cache *kv, int32_t *entry)
+{
+    if (*entry < 0)
+        return;
+    if (--kv->ref[*entry] == 0)
+        kv->free_pg[kv->n_free++] = *entry;
+    *entry = -1;
+}
+
+void sbti_kv_seq_truncate(sbti_kv_cache *kv, int seq, int len)
+{
+    if (len < 0)
+        len = 0;
+    if (len > kv->len[seq])
+        return;
+    int32_t *t = kv->table + (size_t)seq * kv->max_pages;
+    for (int p = (len + kv->page_size - 1) / kv->page_size; p < kv->max_pages; p++)
+        release_page(kv, &t[p]);
+    kv->len[seq] = len;
+}
+
+void sbti_kv_seq_reset(sbti_kv_cache *kv, int seq)
+{
+    sbti_kv_seq_truncate(kv, seq, 0);
+}
+
+void sbti_kv_seq_fork(sbti_kv_cache *kv, int dst, int src)
+{
+    if (dst == src)
+        return;
+    sbti_kv_seq_reset(kv, dst);
+    const int32_t *ts = kv->table + (size_t)src * kv->max_pages;
+    int32_t *td = kv->table + (size_t)dst * kv->max_pages;
+    for (int p = 0; p < kv->max_pages; p++) {
+        td[p] = ts[p];
+        if (td[p] >= 0)
+            kv->ref[td[p]]++;
+    }
+    kv->len[dst] = kv->len[src];
+}
+
+/* Makes position pos of seq writable: a page there that this sequence alone holds. */
+static sbt_status writable_page(sbti_kv_cache *kv, int seq, int pos)
+{
+    int32_t *entry = kv->table + (size_t)seq * kv->max_pages + pos / kv->page_size;
+    if (*entry >= 0 && kv->ref[*entry] == 1)
+        return SBT_OK;
+    if (kv->n_free == 0)
+        return sbti_fail(SBT_E_OUT_OF_MEMORY,
+                         "kv cache: all %d pages of %d positions are in use (sequence %d at "
+                         "position %d); make the cache larger or the batch smaller",
+                         kv->n_pages, kv->page_size, seq, pos);
+    int32_t page = kv->free_pg[--kv->n_free];
+    kv->ref[page] = 1;
+    if (*entry >= 0) { /* shared: copy the page in every layer, then let go of it */
+        sbti_backend *be = kv->m->be;
+        size_t n = (size_t)kv->page_size * kv->kv_dim;
+        size_t layer = (size_t)kv->n_pages * n;
+        for (int l = 0; l < kv->m->L; l++) {
+            size_t from = l * layer + (size_t)*entry * n, to = l * layer + (size_t)page * n;
+            be->ops->copy(be, sbti_at(be, kv->k, SBTI_MEM_ACT, to),
+                          sbti_at(be, kv->k, SBTI_MEM_ACT, from), SBTI_MEM_ACT, n);
+            be->ops->copy(be, sbti_at(be, kv->v, SBTI_MEM_ACT, to),
+                          sbti_at(be, kv->v, SBTI_MEM_ACT, from), SBTI_MEM_ACT, n);
+        }
+        release_page(kv, entry);
+    }
+    *entry = page;
+    return SBT_OK;
+}
+
+/* Host work of a forward: checks, positions and slots, pages made writable. On failure the
+ * sequences are put back to their old lengths. */
+static sbt_status place_tokens(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
+                               int32_t *pos, int32_t *slot, int32_t *old_len)
+{
+    const sbt_model *m = kv->m;
+    for (int i = 0; i < n; i++) {
+        if (seq[i] < 0 || seq[i] >= kv->max_seqs)
+            return sbti_fail(SBT_E_INVALID_ARGUMENT,
+                             "kv cache: token %d names sequence %d; there are %d", i, seq[i],
+                             kv->max_seqs);
+        if (ids[i] < 0 || ids[i] >= m->V)
+            return sbti_fail(SBT_E_INVALID_ARGUMENT,
+                             "kv cache: token id %d (token %d) is outside the vocabulary of %d",
+                             ids[i], i, m->V);
+    }
+    memcpy(old_len, kv->len, sizeof *old_len * (size_t)kv->max_seqs);
+    sbt_status st = SBT_OK;
+    for (int i = 0; i < n && st == SBT_OK; i++) {
+        int s = seq[i], p = kv->len[s];
+        if (p >= kv->max_len) {
+            st = sbti_fail(SBT_E_INVALID_ARGUMENT,
+                           "kv cache: sequence %d is full (%d positions)", s, kv->max_len);
+            break;
+        }
+        st = writable_page(kv, s, p);
+        if (st != SBT_OK)
+            break;
+        pos[i] = p;
+        slot[i] = kv->table[(size_t)s * kv->max_pages + p / kv->page_size] * kv->page_size +
+                  p % kv->page_size;
+        kv->len[s] = p + 1;
+    }
+    if (st != SBT_OK)
+        for (int s = 0; s < kv->max_seqs; s++)
+            sbti_kv_seq_truncate(kv, s, old_len[s]);
+    return st;
+}
+
+sbt_status sbti_kv_forward(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
+                           const int32_t *out_rows, int n_out, float *logits)
+{
+    sbt_model *m = kv->m;
+    sbti_backend *be = m->be;
+    const sbti_backend_ops *op = be->ops;
+    if (n < 1 || n_out < 0)
+        return sbti_fail(SBT_E_INVALID_ARGUMENT, "kv cache: %d tokens, %d output rows", n, n_out);
+    for (int k = 0; k < n_out; k++)
+        if (out_rows[k] < 0 || out_rows[k] >= n)
+            return sbti_fail(SBT_E_INVALID_ARGUMENT,
+                             "kv cache: output row %d names token %d of %d", k, out_rows[k], n);
+    sbt_status st = ensure_scratch(kv, n, n_out);
+    if (st != SBT_OK)
+        return st;
+    int32_t *host = malloc(sizeof(int32_t) * ((size_t)2 * n + kv->max_seqs));
+    if (!host)
+        return sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory");
+    int32_t *pos = host, *slot = host + n, *old_len = host + 2 * n;
+    st = place_tokens(kv, ids, seq, n, pos, slot, old_len);
+    size_t n_table = (size_t)kv->max_seqs * kv->max_pages;
+    if (st == SBT_OK)
+        st = op->upload(be, kv->d_tok, SBTI_MEM_I32, 0, ids, SBTI_F32, (size_t)n);
+    if (st == SBT_OK)
+        st = op->upload(be, kv->d_seq, SBTI_MEM_I32, 0, seq, SBTI_F32, (size_t)n);
+    if (st == SBT_OK)
+        st = op->upload(be, kv->d_pos, SBTI_MEM_I32, 0, pos, SBTI_F32, (size_t)n);
+    if (st == SBT_OK)
+        st = op->upload(be, kv->d_slot, SBTI_MEM_I32, 0, slot, SBTI_F32, (size_t)n);
+    if (st == SBT_OK && n_out > 0)
+        st = op->upload(be, kv->d_rows, SBTI_MEM_I32, 0, out_rows, SBTI_F32, (size_t)n_out);
+    if (st == SBT_OK)
+        st = op->upload(be, kv->d_table, SBTI_MEM_I32, 0, kv->table, SBTI_F32, n_table);
+    free(host);
+    if (st != SBT_OK)
+        return st;
+
+    const int C = m->C, I = m->I;
+    const float eps = (float)m->cfg.rms_norm_eps;
+    const size_t layer = (size_t)kv->n_pages * kv->page_size * kv->kv_dim;
+#define W(off) sbti_at(be, m->w, SBTI_MEM_PARAM, (off))
+    op->embedding_fwd(be, kv->x, kv->d_tok, W(m->off_embed), n, C);
+    for (int l = 0; l < m->L; l++) {
+        const sbti_layer_offsets *lo = &m->layer[l];
+        void *kl = sbti_at(be, kv->k, SBTI_MEM_ACT, l * layer);
+        void *vl = sbti_at(be, kv->v, SBTI_MEM_ACT, l * layer);
+        op->rmsnorm_fwd(be, kv->ln, NULL, kv->x, W(lo->ln1), n, C, eps);
+        op->matmul_fwd(be, kv->qkv, kv->ln, W(lo->qkv), NULL, n, C, m->qkv_dim);
+        op->rope_fwd(be, kv->qkv, kv->d_pos, m->inv_freq, n, m->nh, m->nkv, m->hd);
+        op->kv_store(be, kl, vl, kv->qkv, kv->d_slot, n, m->nh, m->nkv, m->hd);
+        op->attention_paged(be, kv->att, kv->qkv, kl, vl, kv->d_seq, kv->d_pos, kv->d_table,
+                            kv->max_pages, kv->page_size, n, m->nh, m->nkv, m->hd);
+        op->matmul_fwd(be, kv->x, kv->att, W(lo->o), kv->x, n, m->att_dim, C);
+        op->rmsnorm_fwd(be, kv->ln, NULL, kv->x, W(lo->ln2), n, C, eps);
+        op->matmul_fwd(be, kv->gu, kv->ln, W(lo->gu), NULL, n, C, 2 * I);
+        op->swiglu_fwd(be, kv->h, kv->gu, n, I);
+        op->matmul_fwd(be, kv->x, kv->h, W(lo->down), kv->x, n, I, C);
+    }
+    if (n_out == 0)
+        return sbti_backend_check(be);
+    op->gather_rows(be, kv->xr, kv->x, kv->d_rows, n_out, C);
+    op->rmsnorm_fwd(be, kv->lnr, NULL, kv->xr, W(m->off_norm), n_out, C, eps);
+    op->matmul_fwd(be, kv->logits, kv->lnr, W(m->off_lm_head), NULL, n_out, C, m->V);
+#undef W
+    return op->download(be, logits, kv->logits, SBTI_MEM_ACT, 0, (size_t)n_out * m->V);
+}
