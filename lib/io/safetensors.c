@@ -705,8 +705,6 @@ static sbt_status check_entry(const char *path, const sbti_st_entry *e, uint64_t
         numel *= dim;
     }
     *nbytes = (uint64_t)numel * dtype_sizes[e->dtype];
-    if (*nbytes && !e->data)
-        return sbti_fail(SBT_E_INVALID_ARGUMENT, "%s: tensor '%s' has no data", path, e->name);
     return SBT_OK;
 }
 
@@ -758,33 +756,76 @@ static sbt_status header_json(char **out, const char *path, const sbti_st_entry 
     return st == SBT_E_OUT_OF_MEMORY ? sbti_fail(st, "out of memory writing %s", path) : st;
 }
 
-static sbt_status write_file(const char *path, const sbti_st_entry *const *order, size_t n,
-                             const char *header)
+/* Streams the data of tensors without `data` through fill (one tensor at a time). */
+typedef struct write_source {
+    const sbti_st_entry *base;
+    sbti_st_fill_fn fill;
+    void *user;
+} write_source;
+
+/* Bytes of an entry (0 for an entry header_json will refuse: a bad dtype or rank). */
+static size_t entry_bytes(const sbti_st_entry *e)
 {
-    size_t len = strlen(header), pad = (8 - len % 8) % 8;
+    if ((unsigned)e->dtype > SBTI_F16 || e->ndim < 0 || e->ndim > SBTI_ST_MAX_DIMS ||
+        (e->ndim > 0 && !e->shape))
+        return 0;
+    size_t numel = 1;
+    for (int d = 0; d < e->ndim; d++)
+        numel *= (size_t)e->shape[d];
+    return numel * dtype_sizes[e->dtype];
+}
+
+static sbt_status write_file(const char *path, const sbti_st_entry *const *order, size_t n,
+                             const char *header, const write_source *src)
+{
+    size_t len = strlen(header), pad = (8 - len % 8) % 8, biggest = 0;
     unsigned char le[8];
     for (int i = 0; i < 8; i++)
         le[i] = (unsigned char)((uint64_t)(len + pad) >> (8 * i));
+    for (size_t i = 0; i < n; i++)
+        if (!order[i]->data && entry_bytes(order[i]) > biggest)
+            biggest = entry_bytes(order[i]);
+    void *scratch = NULL;
+    if (biggest && !(scratch = malloc(biggest)))
+        return sbti_fail(SBT_E_OUT_OF_MEMORY, "%s: out of memory for a %zu-byte tensor", path,
+                         biggest);
     sbti_atomic_file f;
     sbt_status st = sbti_atomic_open(&f, path);
-    if (st != SBT_OK)
+    if (st != SBT_OK) {
+        free(scratch);
         return st;
+    }
     fwrite(le, 1, sizeof le, f.fp);
     fwrite(header, 1, len, f.fp);
     fwrite("       ", 1, pad, f.fp);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && st == SBT_OK; i++) {
         const sbti_st_entry *e = order[i];
-        size_t numel = 1;
-        for (int d = 0; d < e->ndim; d++)
-            numel *= (size_t)e->shape[d];
-        if (numel)
-            fwrite(e->data, dtype_sizes[e->dtype], numel, f.fp);
+        size_t bytes = entry_bytes(e);
+        const void *data = e->data;
+        if (!data && bytes) {
+            st = src->fill(src->user, (size_t)(e - src->base), scratch);
+            data = scratch;
+        }
+        if (st == SBT_OK && bytes)
+            fwrite(data, 1, bytes, f.fp);
+    }
+    free(scratch);
+    if (st != SBT_OK) {
+        sbti_atomic_abort(&f);
+        return st;
     }
     return sbti_atomic_commit(&f); /* reports any write error above */
 }
 
 sbt_status sbti_st_write(const char *path, const sbti_st_entry *tensors, size_t n,
                          const char *const *meta, size_t n_meta)
+{
+    return sbti_st_write_stream(path, tensors, n, meta, n_meta, NULL, NULL);
+}
+
+sbt_status sbti_st_write_stream(const char *path, const sbti_st_entry *tensors, size_t n,
+                                const char *const *meta, size_t n_meta, sbti_st_fill_fn fill,
+                                void *user)
 {
     if (!path || (n && !tensors) || (n_meta && !meta))
         return sbti_fail(SBT_E_INVALID_ARGUMENT, "sbti_st_write: NULL argument");
@@ -797,12 +838,18 @@ sbt_status sbti_st_write(const char *path, const sbti_st_entry *tensors, size_t 
             free(order);
             return sbti_fail(SBT_E_INVALID_ARGUMENT, "%s: tensor %zu has no name", path, i);
         }
+        if (!tensors[i].data && !fill && entry_bytes(&tensors[i]) > 0) {
+            free(order);
+            return sbti_fail(SBT_E_INVALID_ARGUMENT, "%s: tensor %s has no data", path,
+                             tensors[i].name);
+        }
     }
     qsort(order, n, sizeof *order, cmp_entry);
     char *header = NULL;
     sbt_status st = header_json(&header, path, order, n, meta, n_meta);
+    write_source src = {tensors, fill, user};
     if (st == SBT_OK)
-        st = write_file(path, order, n, header);
+        st = write_file(path, order, n, header, &src);
     free(header);
     free(order);
     return st;

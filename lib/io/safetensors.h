@@ -113,4 +113,15 @@ typedef struct sbti_st_entry {
 sbt_status sbti_st_write(const char *path, const sbti_st_entry *tensors, size_t n,
                          const char *const *meta, size_t n_meta);
 
+/* Fills buf with the data of tensors[i] (its full size in its dtype). */
+typedef sbt_status (*sbti_st_fill_fn)(void *user, size_t i, void *buf);
+
+/* sbti_st_write for data that is not in memory all at once (a model on a GPU, or weights to
+ * convert): every tensor whose data is NULL is produced by fill, one at a time, into a buffer
+ * of the largest such tensor, and written at once. An error from fill removes the temporary
+ * file and is returned. */
+sbt_status sbti_st_write_stream(const char *path, const sbti_st_entry *tensors, size_t n,
+                                const char *const *meta, size_t n_meta, sbti_st_fill_fn fill,
+                                void *user);
+
 #endif /* SBTI_IO_SAFETENSORS_H */

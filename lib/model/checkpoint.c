@@ -171,32 +171,42 @@ static sbt_status write_generation_config(const sbti_config *c, const char *path
     return sbti_atomic_commit(&f);
 }
 
+/* Streams each tensor from the backend, converted to the file's dtype, into the writer: one
+ * tensor in host memory at a time, however large the model. */
+typedef struct weight_source {
+    const sbt_model *m;
+    sbti_dtype dt;
+    float *tmp; /* (largest tensor) fp32 */
+} weight_source;
+
+static sbt_status fill_tensor(void *user, size_t i, void *buf)
+{
+    weight_source *src = user;
+    const sbti_param *p = &src->m->params[i];
+    sbt_status st = sbti_model_get_param(src->m, p, src->tmp);
+    if (st == SBT_OK)
+        convert_from_f32(buf, src->tmp, p->numel, src->dt);
+    return st;
+}
+
 static sbt_status write_weights(const sbt_model *m, const char *path, sbti_dtype dt)
 {
-    size_t esz = sbti_dtype_size(dt), biggest = 0;
+    size_t biggest = 0;
     for (size_t i = 0; i < m->n_params; i++)
         biggest = m->params[i].numel > biggest ? m->params[i].numel : biggest;
-    char *data = malloc(m->n_elems * esz);
-    float *tmp = malloc(biggest * sizeof(float));
+    weight_source src = {m, dt, malloc(biggest * sizeof(float))};
     sbti_st_entry *e = calloc(m->n_params, sizeof *e);
     sbt_status st = SBT_OK;
-    if (!data || !tmp || !e)
-        st = sbti_fail(SBT_E_OUT_OF_MEMORY, "%s: out of memory for %zu bytes of weights", path,
-                       m->n_elems * esz);
+    if (!src.tmp || !e)
+        st = sbti_fail(SBT_E_OUT_OF_MEMORY, "%s: out of memory", path);
     for (size_t i = 0; st == SBT_OK && i < m->n_params; i++) {
         const sbti_param *p = &m->params[i];
-        char *at = data + p->offset * esz;
-        if ((st = sbti_model_get_param(m, p, tmp)) != SBT_OK)
-            break;
-        convert_from_f32(at, tmp, p->numel, dt);
-        e[i] = (sbti_st_entry){.name = p->name, .dtype = dt, .ndim = p->ndim, .shape = p->shape,
-                               .data = at};
+        e[i] = (sbti_st_entry){.name = p->name, .dtype = dt, .ndim = p->ndim, .shape = p->shape};
     }
     static const char *const meta[] = {"format", "pt"};
     if (st == SBT_OK)
-        st = sbti_st_write(path, e, m->n_params, meta, 1);
-    free(data);
-    free(tmp);
+        st = sbti_st_write_stream(path, e, m->n_params, meta, 1, fill_tensor, &src);
+    free(src.tmp);
     free(e);
     return st;
 }

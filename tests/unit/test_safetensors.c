@@ -335,6 +335,49 @@ START_TEST(writer_round_trips_values_and_handles_edge_shapes)
 }
 END_TEST
 
+/* fill for the streaming writer: tensor i holds i + 0.5 everywhere; index 2 fails. */
+static sbt_status fill_const(void *user, size_t i, void *buf)
+{
+    int *calls = user;
+    ++*calls;
+    if (i == 2)
+        return sbti_fail(SBT_E_IO, "fill %zu failed", i);
+    float v = (float)i + 0.5f;
+    for (int k = 0; k < 6; k++)
+        memcpy((char *)buf + 4 * k, &v, 4);
+    return SBT_OK;
+}
+
+/* Streaming gives the same bytes as the in-memory writer; a failing fill leaves no file. */
+START_TEST(streaming_writer)
+{
+    static const int64_t shape[2] = {2, 3};
+    float a[6], b[6];
+    for (int k = 0; k < 6; k++)
+        a[k] = 0.5f, b[k] = 1.5f;
+    sbti_st_entry mem[2] = {{"w.a", SBTI_F32, 2, shape, a}, {"w.b", SBTI_F32, 2, shape, b}};
+    sbti_st_entry lazy[3] = {{"w.a", SBTI_F32, 2, shape, NULL}, {"w.b", SBTI_F32, 2, shape, NULL},
+                             {"w.c", SBTI_F32, 2, shape, NULL}};
+    ck_assert_int_eq(sbti_st_write(tmp("mem"), mem, 2, NULL, 0), SBT_OK);
+    int calls = 0;
+    ck_assert_int_eq(sbti_st_write_stream(tmp("lazy"), lazy, 2, NULL, 0, fill_const, &calls),
+                     SBT_OK);
+    ck_assert_int_eq(calls, 2);
+    size_t n1, n2;
+    unsigned char *x = read_bytes(tmp("mem"), &n1), *y = read_bytes(tmp("lazy"), &n2);
+    ck_assert(n1 == n2 && memcmp(x, y, n1) == 0);
+    free(x);
+    free(y);
+    unlink(tmp("fail"));
+    ck_assert_int_eq(sbti_st_write_stream(tmp("fail"), lazy, 3, NULL, 0, fill_const, &calls),
+                     SBT_E_IO);
+    ck_assert_int_ne(access(tmp("fail"), F_OK), 0);
+    /* without fill, missing data is refused */
+    ck_assert_int_eq(sbti_st_write(tmp("fail"), lazy, 1, NULL, 0), SBT_E_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(sbt_last_error(), "has no data"));
+}
+END_TEST
+
 START_TEST(writer_rejects_bad_entries_and_leaves_no_file)
 {
     float x[2] = {1, 2};
@@ -703,6 +746,7 @@ static Suite *safetensors_suite(void)
     tcase_add_test(tc, writer_reproduces_the_reference_layout_byte_for_byte);
     tcase_add_test(tc, writer_round_trips_values_and_handles_edge_shapes);
     tcase_add_test(tc, writer_rejects_bad_entries_and_leaves_no_file);
+    tcase_add_test(tc, streaming_writer);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_add_test(tc, missing_file_is_not_found);
