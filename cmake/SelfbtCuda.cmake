@@ -2,8 +2,8 @@
 #
 # In:  SELFBT_CUDA (AUTO|ON|OFF), SELFBT_CUDA_ARCH, SELFBT_NCCL (AUTO|ON|OFF).
 # Out: SBT_HAVE_CUDA, SBT_HAVE_CUDNN, SBT_HAVE_NCCL (ON/OFF), SBT_CUDA_SUMMARY (one line).
-# There are no CUDA sources yet: this only enables the language and finds the libraries that
-# lib/backend/cuda will link (CUDA::cudart, CUDA::cublasLt, CUDNN::cudnn, NCCL::nccl).
+# It enables the language and finds the libraries of lib/backend/cuda (whose CMakeLists.txt links
+# CUDA::cudart and CUDA::cublasLt into the library; CUDNN::cudnn and NCCL::nccl are found for later).
 
 # Normalises an AUTO/ON/OFF cache value (ON/TRUE/YES/1 and OFF/FALSE/NO/0 are accepted).
 function(sbt_tristate var)
