@@ -16,6 +16,9 @@
  * heads, each head hd contiguous values. The fused gate/up projection gives rows of 2*I
  * values: gate (I), then up (I).
  *
+ * Threads. A backend is driven by one host thread at a time (the CPU backend parallelises each
+ * operation itself, with OpenMP).
+ *
  * Errors. Operations return nothing: a failure inside one (an asynchronous CUDA error, say) is
  * recorded in the backend, the first one wins, and later operations may do nothing. The model
  * reads it with sbti_backend_check() at the end of every forward, backward and step. Only
@@ -90,7 +93,8 @@ typedef struct sbti_backend_ops {
      * rstd(N) F32 = the row's rsqrt, kept for backward (may be NULL). out may not alias inp. */
     void (*rmsnorm_fwd)(sbti_backend *be, void *out, float *rstd, const void *inp, const void *w,
                         int N, int C, float eps);
-    /* dinp(N,C) ACT += ∂/∂inp; dw(C) GRAD += ∂/∂w, for dout(N,C) ACT. */
+    /* dinp(N,C) ACT += ∂/∂inp; dw(C) GRAD += ∂/∂w, for dout(N,C) ACT (either may be NULL to
+     * skip it). rstd must be the forward's (it is not recomputed: eps is not passed). */
     void (*rmsnorm_bwd)(sbti_backend *be, void *dinp, void *dw, const void *dout, const void *inp,
                         const void *w, const float *rstd, int N, int C);
 
@@ -132,7 +136,7 @@ typedef struct sbti_backend_ops {
     void (*swiglu_bwd)(sbti_backend *be, void *dgu, const void *dout, const void *gu, int N, int I);
 
     /* Softmax cross-entropy of logits(N,V) ACT against targets(N) I32 (a negative target is
-     * ignored: loss 0, gradient 0). loss(N) F32 = logsumexp - logit[target]. When dscale is
+     * ignored: loss 0, gradient 0; a target >= V is a caller bug, recorded as SBT_E_INTERNAL). loss(N) F32 = logsumexp - logit[target]. When dscale is
      * not 0, logits is overwritten with its gradient, dscale * (softmax - onehot), for every
      * row (ignored rows become 0); probabilities are never kept. */
     void (*cross_entropy)(sbti_backend *be, float *loss, void *logits, const int32_t *targets,
