@@ -2,7 +2,11 @@
  * (tied and untied, GQA, llama3 RoPE) saved by save_pretrained, and the logits, loss, every
  * parameter gradient and the parameters after 3 clipped AdamW steps that torch computed for a
  * right-padded batch (tests/golden/make_golden.py, tests/golden/README.md).
- * Tolerances (issue #4): logits and gradients ‖ours − torch‖/‖torch‖ < 1e-4, loss < 1e-5. */
+ * Tolerances (issue #4): logits and gradients ‖ours − torch‖/‖torch‖ < 1e-4, loss < 1e-5.
+ *
+ * SBT_TEST_BACKEND=cuda runs the same checks on the CUDA backend (ctest test_model_golden_cuda,
+ * label gpu; exit 77 where there is no GPU) with tolerances that fit bf16 weights and
+ * activations: the fp32 checkpoint is rounded to bf16 on load. */
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -14,9 +18,22 @@
 #include "model/model.h"
 #include "selfbt/model.h"
 
-#include "check_main.h"
 
 static const char *const variants[] = {"llama_tiny_tied", "llama_tiny_untied"};
+
+/* Relative-error limits of one backend. */
+typedef struct tolerances {
+    double logits, loss, grads, grad_norm, params;
+} tolerances;
+
+static const tolerances cpu_tol = {1e-4, 1e-5, 1e-4, 1e-5, 1e-4};
+/* bf16: parameters after the steps get the widest limit: with lr 1e-2 each Adam update is about
+ * lr per element (half the weights' scale), whatever the gradient's size, so an element whose
+ * gradient is near zero can flip its update under bf16 noise. Measured on an H200: logits
+ * 5.6e-3 / 6.8e-3, gradients 1.2e-2, parameters 2.3e-2 (tied) and 3.3e-2 (untied). */
+static const tolerances bf16_tol = {2e-2, 1e-2, 5e-2, 3e-2, 6e-2};
+static sbt_backend_kind kind = SBT_BACKEND_CPU;
+static const tolerances *tol = &cpu_tol;
 
 typedef struct golden {
     char dir[512];
@@ -40,7 +57,9 @@ static double num(json_t *o, const char *key)
 static void load_golden(golden *g, const char *variant)
 {
     memset(g, 0, sizeof *g);
-    snprintf(g->dir, sizeof g->dir, "%s/%s", SBT_TEST_DATA_DIR, variant);
+    /* SBT_TEST_DATA_DIR in the environment wins: the GPU machine runs a copy of the tree */
+    const char *data = getenv("SBT_TEST_DATA_DIR");
+    snprintf(g->dir, sizeof g->dir, "%s/%s", data ? data : SBT_TEST_DATA_DIR, variant);
     char path[600];
     snprintf(path, sizeof path, "%s/inputs.json", g->dir);
     json_error_t err;
@@ -103,11 +122,11 @@ static double rel_err(const float *a, const float *b, size_t n)
     return sqrt(d / (r > 0 ? r : 1));
 }
 
-static sbt_backend *cpu_backend(void)
+static sbt_backend *test_backend(void)
 {
     sbt_backend_options o;
     sbt_backend_options_init(&o);
-    o.kind = SBT_BACKEND_CPU;
+    o.kind = kind;
     sbt_backend *be = NULL;
     ck_assert_int_eq(sbt_backend_create(&be, &o), SBT_OK);
     return be;
@@ -123,7 +142,8 @@ static sbt_model *load_model(sbt_backend *be, const golden *g)
 }
 
 /* Compares every parameter (or its gradient) with the golden tensors prefix.<name>. */
-static double compare_params(sbt_model *m, const golden *g, const char *prefix, int grads)
+static double compare_params(sbt_model *m, const golden *g, const char *prefix, int grads,
+                             double limit)
 {
     double worst = 0;
     for (size_t i = 0; i < m->n_params; i++) {
@@ -134,7 +154,7 @@ static double compare_params(sbt_model *m, const golden *g, const char *prefix, 
         ck_assert_int_eq(grads ? sbti_model_get_grad(m, p, got) : sbti_model_get_param(m, p, got),
                          SBT_OK);
         double e = rel_err(got, want, p->numel);
-        ck_assert_msg(e < 1e-4, "%s: rel err %g", name, e);
+        ck_assert_msg(e < limit, "%s: rel err %g", name, e);
         worst = e > worst ? e : worst;
         free(want);
         free(got);
@@ -146,7 +166,7 @@ START_TEST(logits_loss_and_gradients_match_transformers)
 {
     golden g;
     load_golden(&g, variants[_i]);
-    sbt_backend *be = cpu_backend();
+    sbt_backend *be = test_backend();
     sbt_model *m = load_model(be, &g);
     double loss_sum;
     int64_t n;
@@ -157,15 +177,15 @@ START_TEST(logits_loss_and_gradients_match_transformers)
     ck_assert_int_eq(sbti_model_download_logits(m, logits), SBT_OK);
     double e_logits = rel_err(logits, want, nl), loss = loss_sum / (double)n;
     double e_loss = fabs(loss - g.loss) / fabs(g.loss);
-    ck_assert_msg(e_logits < 1e-4, "logits: rel err %g", e_logits);
-    ck_assert_msg(e_loss < 1e-5, "loss %.9g vs %.9g", loss, g.loss);
+    ck_assert_msg(e_logits < tol->logits, "logits: rel err %g", e_logits);
+    ck_assert_msg(e_loss < tol->loss, "loss %.9g vs %.9g", loss, g.loss);
     ck_assert_int_eq(sbti_model_backward(m, (float)(1.0 / (double)n)), SBT_OK);
-    double e_grad = compare_params(m, &g, "grad", 1);
+    double e_grad = compare_params(m, &g, "grad", 1, tol->grads);
     double gn;
     ck_assert_int_eq(sbti_model_grad_norm(m, &gn), SBT_OK);
-    ck_assert_msg(fabs(gn - g.step_grad_norms[0]) / g.step_grad_norms[0] < 1e-5, "grad norm %g",
-                  gn);
-    printf("%s: logits %.2e, loss %.2e, gradients (worst tensor) %.2e\n", variants[_i], e_logits,
+    ck_assert_msg(fabs(gn - g.step_grad_norms[0]) / g.step_grad_norms[0] < tol->grad_norm,
+                  "grad norm %g vs %g", gn, g.step_grad_norms[0]);
+    printf("%s %s: logits %.2e, loss %.2e, gradients (worst tensor) %.2e\n", kind == SBT_BACKEND_CUDA ? "cuda" : "cpu", variants[_i], e_logits,
            e_loss, e_grad);
     free(logits);
     free(want);
@@ -179,7 +199,7 @@ START_TEST(three_adamw_steps_match_torch)
 {
     golden g;
     load_golden(&g, variants[_i]);
-    sbt_backend *be = cpu_backend();
+    sbt_backend *be = test_backend();
     sbt_model *m = load_model(be, &g);
     for (int s = 1; s <= g.steps; s++) {
         double loss_sum, gn;
@@ -188,16 +208,18 @@ START_TEST(three_adamw_steps_match_torch)
         ck_assert_int_eq(
             sbti_model_forward_train(m, g.ids, g.lens, g.B, g.T, g.targets, &loss_sum, &n), SBT_OK);
         double loss = loss_sum / (double)n;
-        ck_assert_msg(fabs(loss - g.step_losses[s - 1]) / g.step_losses[s - 1] < 1e-5,
+        ck_assert_msg(fabs(loss - g.step_losses[s - 1]) / g.step_losses[s - 1] < tol->loss,
                       "step %d loss %.9g vs %.9g", s, loss, g.step_losses[s - 1]);
         ck_assert_int_eq(sbti_model_backward(m, (float)(1.0 / (double)n)), SBT_OK);
         g.adamw.step = s;
         ck_assert_int_eq(sbti_model_adamw_step(m, &g.adamw, &gn), SBT_OK);
-        ck_assert_msg(fabs(gn - g.step_grad_norms[s - 1]) / g.step_grad_norms[s - 1] < 1e-4,
+        ck_assert_msg(fabs(gn - g.step_grad_norms[s - 1]) / g.step_grad_norms[s - 1] <
+                          10 * tol->grad_norm,
                       "step %d grad norm %.9g vs %.9g", s, gn, g.step_grad_norms[s - 1]);
     }
-    double e = compare_params(m, &g, "step3", 0);
-    printf("%s: parameters after %d AdamW steps (worst tensor) %.2e\n", variants[_i], g.steps, e);
+    double e = compare_params(m, &g, "step3", 0, tol->params);
+    printf("%s %s: parameters after %d AdamW steps (worst tensor) %.2e\n",
+           kind == SBT_BACKEND_CUDA ? "cuda" : "cpu", variants[_i], g.steps, e);
     sbt_model_free(m);
     sbt_backend_free(be);
     sbti_st_close(g.st);
@@ -215,4 +237,28 @@ static Suite *suite(void)
     return s;
 }
 
-SBT_CHECK_MAIN(suite)
+int main(void)
+{
+    const char *want = getenv("SBT_TEST_BACKEND");
+    if (want && strcmp(want, "cuda") == 0) {
+        kind = SBT_BACKEND_CUDA;
+        tol = &bf16_tol;
+        sbt_backend_options o;
+        sbt_backend_options_init(&o);
+        o.kind = kind;
+        sbt_backend *be = NULL;
+        if (sbt_backend_create(&be, &o) != SBT_OK) {
+            printf("skipped: no CUDA backend here (%s)\n", sbt_last_error());
+            return 77;
+        }
+        printf("%s\n", sbt_backend_description(be));
+        sbt_backend_free(be);
+    }
+    SRunner *sr = srunner_create(suite());
+    if (kind == SBT_BACKEND_CUDA)
+        srunner_set_fork_status(sr, CK_NOFORK); /* a CUDA context does not survive fork */
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
