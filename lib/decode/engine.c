@@ -1,0 +1,634 @@
+/* engine.c — the batched decoding engine of engine.h: slots, jobs (HF beam search and
+ * beam-sample, independent rows), one forward per step for all of them. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "decode/engine.h"
+
+sbt_status sbti_engine_init(sbti_engine *e, sbti_lm *lm, int32_t eos, double temperature,
+                            int top_k, double top_p)
+{
+    memset(e, 0, sizeof *e);
+    e->lm = lm;
+    e->V = lm->n_vocab;
+    e->max_seqs = lm->max_seqs;
+    e->max_len = lm->max_len;
+    e->eos = eos;
+    e->warp_sample = (sbti_warp){.sample = 1, .temperature = temperature, .top_k = top_k,
+                                 .top_p = top_p, .min_keep = 2};
+    e->warp_sample1 = e->warp_sample;
+    e->warp_sample1.min_keep = 1;
+    size_t n = (size_t)e->max_seqs * e->max_len;
+    e->tok = malloc(sizeof *e->tok * n);
+    e->lp = calloc(n, sizeof *e->lp);
+    e->len = calloc((size_t)e->max_seqs, sizeof *e->len);
+    e->kv_len = calloc((size_t)e->max_seqs, sizeof *e->kv_len);
+    e->free_slots = malloc(sizeof *e->free_slots * (size_t)e->max_seqs);
+    if (!e->tok || !e->lp || !e->len || !e->kv_len || !e->free_slots) {
+        sbti_engine_release(e);
+        return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory (%d sequences of %d)",
+                         e->max_seqs, e->max_len);
+    }
+    for (int s = 0; s < e->max_seqs; s++)
+        e->free_slots[s] = e->max_seqs - 1 - s;
+    e->n_free = e->max_seqs;
+    return SBT_OK;
+}
+
+void sbti_engine_release(sbti_engine *e)
+{
+    free(e->tok);
+    free(e->lp);
+    free(e->len);
+    free(e->kv_len);
+    free(e->free_slots);
+    free(e->ids);
+    free(e->seq);
+    free(e->rows);
+    free(e->logits);
+    free(e->cands);
+    sbti_rowbuf_free(&e->rowbuf);
+    memset(e, 0, sizeof *e);
+}
+
+/* ---- slots ------------------------------------------------------------------------------ */
+
+int sbti_slot_alloc(sbti_engine *e)
+{
+    if (e->n_free == 0)
+        return -1;
+    int s = e->free_slots[--e->n_free];
+    e->len[s] = e->kv_len[s] = 0;
+    return s;
+}
+
+void sbti_slot_release(sbti_engine *e, int slot)
+{
+    if (slot < 0)
+        return;
+    e->lm->vt->truncate(e->lm, slot, 0);
+    e->len[slot] = e->kv_len[slot] = 0;
+    e->free_slots[e->n_free++] = slot;
+}
+
+void sbti_slot_fork(sbti_engine *e, int dst, int src)
+{
+    if (dst == src)
+        return;
+    e->lm->vt->fork(e->lm, dst, src);
+    size_t n = (size_t)e->len[src];
+    memcpy(sbti_slot_tokens(e, dst), sbti_slot_tokens(e, src), sizeof(int32_t) * n);
+    memcpy(sbti_slot_lps(e, dst), sbti_slot_lps(e, src), sizeof(float) * n);
+    e->len[dst] = e->len[src];
+    e->kv_len[dst] = e->kv_len[src];
+}
+
+void sbti_slot_truncate(sbti_engine *e, int slot, int len)
+{
+    if (len < e->len[slot])
+        e->len[slot] = len;
+    if (len < e->kv_len[slot]) {
+        e->lm->vt->truncate(e->lm, slot, len);
+        e->kv_len[slot] = len;
+    }
+}
+
+void sbti_slot_set(sbti_engine *e, int slot, const int32_t *tok, int n)
+{
+    memcpy(sbti_slot_tokens(e, slot), tok, sizeof(int32_t) * (size_t)n);
+    memset(sbti_slot_lps(e, slot), 0, sizeof(float) * (size_t)n);
+    e->len[slot] = n;
+}
+
+/* Sets the KV of slot to hold exactly `keep` positions (no more than it has). */
+static void kv_keep(sbti_engine *e, int slot, int keep)
+{
+    if (keep < e->kv_len[slot]) {
+        e->lm->vt->truncate(e->lm, slot, keep);
+        e->kv_len[slot] = keep;
+    }
+}
+
+/* ---- jobs ------------------------------------------------------------------------------- */
+
+sbt_status sbti_job_create(sbti_job **out, sbti_engine *e, sbti_job_kind kind, int sample, int n,
+                           int start_slot, int limit, int pad_to_L, uint64_t seed,
+                           uint64_t stream, uint64_t index)
+{
+    *out = NULL;
+    sbti_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->rows = malloc(sizeof *j->rows * (size_t)n);
+        j->hyps = malloc(sizeof *j->hyps * (size_t)(n + 1));
+    }
+    if (!j || !j->rows || !j->hyps) {
+        if (j) {
+            free(j->rows);
+            free(j->hyps);
+        }
+        free(j);
+        return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+    }
+    j->kind = kind;
+    j->sample = sample;
+    j->n = n;
+    j->start_len = e->len[start_slot];
+    j->limit = limit > j->start_len ? limit : j->start_len + 1; /* HF makes one step anyway */
+    if (j->limit > e->max_len)
+        j->limit = e->max_len;
+    j->pad_to_L = pad_to_L;
+    sbti_rng_init(&j->rng, seed, stream, index);
+    j->rows[0] = (sbti_row){start_slot, 0.0};
+    j->n_rows = 1;
+    j->worst = 1e9;
+    j->phase = SBTI_JOB_RUN;
+    *out = j;
+    return SBT_OK;
+}
+
+void sbti_job_free(sbti_engine *e, sbti_job *j)
+{
+    if (!j)
+        return;
+    for (int r = 0; r < j->n_rows; r++)
+        sbti_slot_release(e, j->rows[r].slot);
+    for (int h = 0; h < j->n_hyps; h++)
+        sbti_slot_release(e, j->hyps[h].slot);
+    free(j->rows);
+    free(j->hyps);
+    free(j);
+}
+
+/* HF BeamHypotheses.add. With take, src's slot goes to the hypothesis (or is released when
+ * it is not kept); otherwise the hypothesis gets a fork of it. */
+static sbt_status hyp_add(sbti_engine *e, sbti_job *j, int src, int take, int len, int eos,
+                          float eos_lp, double score)
+{
+    if (j->n_hyps >= j->n && !(score > j->worst)) {
+        if (take)
+            sbti_slot_release(e, src);
+        return SBT_OK;
+    }
+    if (j->n_hyps >= j->n) { /* drop the worst (the first of the lowest) */
+        int w = 0;
+        for (int h = 1; h < j->n_hyps; h++)
+            if (j->hyps[h].score < j->hyps[w].score)
+                w = h;
+        sbti_slot_release(e, j->hyps[w].slot);
+        memmove(j->hyps + w, j->hyps + w + 1, sizeof *j->hyps * (size_t)(j->n_hyps - w - 1));
+        j->n_hyps--;
+    }
+    int slot = src;
+    if (!take) {
+        slot = sbti_slot_alloc(e);
+        if (slot < 0)
+            return sbti_fail(SBT_E_INTERNAL, "decoder: no free sequence slot");
+        sbti_slot_fork(e, slot, src);
+    }
+    sbti_slot_truncate(e, slot, len);
+    j->hyps[j->n_hyps++] = (sbti_hyp){.slot = slot, .len = len, .eos = eos, .eos_lp = eos_lp,
+                                      .score = score, .serial = j->serial++};
+    j->worst = j->hyps[0].score;
+    for (int h = 1; h < j->n_hyps; h++)
+        if (j->hyps[h].score < j->worst)
+            j->worst = j->hyps[h].score;
+    return SBT_OK;
+}
+
+static int hyp_cmp_beam(const void *a, const void *b)
+{
+    const sbti_hyp *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->serial > y->serial ? -1 : 1; /* HF pops the later of equals first */
+}
+
+static int hyp_cmp_indep(const void *a, const void *b)
+{
+    const sbti_hyp *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->serial < y->serial ? -1 : 1;
+}
+
+/* The job has no more rows to run: order its hypotheses and set the padded length. */
+static void job_finish(sbti_engine *e, sbti_job *j)
+{
+    (void)e;
+    qsort(j->hyps, (size_t)j->n_hyps, sizeof *j->hyps,
+          j->kind == SBTI_JOB_BEAM ? hyp_cmp_beam : hyp_cmp_indep);
+    int longest = 0;
+    for (int h = 0; h < j->n_hyps; h++)
+        if (j->hyps[h].len > longest)
+            longest = j->hyps[h].len;
+    j->L = longest + 1 < j->limit ? longest + 1 : j->limit;
+    int pads = 0;
+    for (int h = 0; h < j->n_hyps; h++) {
+        sbti_hyp *y = &j->hyps[h];
+        y->pad_n = y->len < j->L ? j->L - y->len : 0;
+        y->pad_lp = (y->pad_n > 0 && y->eos) ? y->eos_lp : 0.0;
+        if (y->pad_n > (y->eos ? 1 : 0))
+            pads = 1;
+    }
+    j->phase = (j->pad_to_L && pads) ? SBTI_JOB_PAD : SBTI_JOB_DONE;
+}
+
+static int cand_by_key(const void *a, const void *b)
+{
+    const sbti_cand *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key > y->key ? -1 : 1;
+    if (x->parent != y->parent)
+        return x->parent < y->parent ? -1 : 1;
+    return x->id < y->id ? -1 : 1;
+}
+
+static int cand_by_total(const void *a, const void *b)
+{
+    const sbti_cand *x = a, *y = b;
+    if (x->total != y->total)
+        return x->total > y->total ? -1 : 1;
+    return cand_by_key(a, b);
+}
+
+/* Appends token id (log-prob lp) to a slot's host copy. */
+static void slot_push(sbti_engine *e, int slot, int32_t id, float lp)
+{
+    int n = e->len[slot];
+    sbti_slot_tokens(e, slot)[n] = id;
+    sbti_slot_lps(e, slot)[n] = lp;
+    e->len[slot] = n + 1;
+}
+
+/* One step of HF beam search / beam-sample (transformers 4.47 _beam_search with
+ * BeamSearchScorer, length_penalty 1, early_stopping False). */
+static sbt_status beam_step(sbti_engine *e, sbti_job *j, const float *logits)
+{
+    const int N = j->n, V = e->V;
+    const int cur = e->len[j->rows[0].slot];
+    sbti_warp det = {.sample = 0, .keep = 2 * N};
+    const sbti_warp *w = j->sample ? &e->warp_sample : &det;
+    int nc = 0;
+    for (int r = 0; r < j->n_rows; r++) {
+        int before = nc;
+        if (sbti_row_candidates(logits + (size_t)r * V, V, w, &e->rowbuf, &e->cands, &nc,
+                                &e->cap_cands) < 0)
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+        for (int c = before; c < nc; c++) {
+            e->cands[c].parent = r;
+            e->cands[c].total = j->rows[r].score + e->cands[c].proc;
+        }
+    }
+    sbti_cand *cd = e->cands;
+    /* choose 2N: sampled without replacement (Gumbel top-k), or the best */
+    for (int c = 0; c < nc; c++)
+        cd[c].key = j->sample ? cd[c].total + sbti_gumbel(&j->rng) : cd[c].total;
+    qsort(cd, (size_t)nc, sizeof *cd, cand_by_key);
+    int ns = nc < 2 * N ? nc : 2 * N;
+    qsort(cd, (size_t)ns, sizeof *cd, cand_by_total);
+
+    /* walk them best first: EOS in the top N finishes a hypothesis, others become beams */
+    int32_t par[N], tokn[N];
+    float lpn[N];
+    double tot[N];
+    int nn = 0;
+    for (int rank = 0; rank < ns && nn < N; rank++) {
+        const sbti_cand *c = &cd[rank];
+        if (c->id == e->eos) {
+            if (rank >= N)
+                continue;
+            double score = c->total / (double)(cur + 1 - j->start_len);
+            sbt_status st = hyp_add(e, j, j->rows[c->parent].slot, 0, cur, 1, c->lp, score);
+            if (st != SBT_OK)
+                return st;
+            j->generated++;
+            continue;
+        }
+        par[nn] = c->parent;
+        tokn[nn] = c->id;
+        lpn[nn] = c->lp;
+        tot[nn] = c->total;
+        nn++;
+    }
+    int done = 0;
+    if (j->n_hyps >= N && ns > 0)
+        done = j->worst >= cd[0].total / (double)(cur + 1 - j->start_len);
+
+    /* reorder: a parent's slot goes to its first child, the others fork it */
+    int n_par = j->n_rows;
+    int first[n_par > 0 ? n_par : 1];
+    for (int r = 0; r < n_par; r++)
+        first[r] = -1;
+    for (int c = 0; c < nn; c++)
+        if (first[par[c]] < 0)
+            first[par[c]] = c;
+    for (int r = 0; r < n_par; r++)
+        if (first[r] < 0)
+            sbti_slot_release(e, j->rows[r].slot);
+    int slot_of[N];
+    for (int c = 0; c < nn; c++) {
+        if (first[par[c]] == c) {
+            slot_of[c] = j->rows[par[c]].slot;
+            continue;
+        }
+        int s = sbti_slot_alloc(e);
+        if (s < 0) {
+            for (int k = 0; k < c; k++) /* give back what this step took */
+                if (first[par[k]] != k)
+                    sbti_slot_release(e, slot_of[k]);
+            j->n_rows = 0;
+            return sbti_fail(SBT_E_INTERNAL, "decoder: no free sequence slot");
+        }
+        sbti_slot_fork(e, s, j->rows[par[c]].slot);
+        slot_of[c] = s;
+    }
+    for (int c = 0; c < nn; c++) {
+        slot_push(e, slot_of[c], tokn[c], lpn[c]);
+        j->rows[c] = (sbti_row){slot_of[c], tot[c]};
+    }
+    j->n_rows = nn;
+    j->generated += nn;
+
+    if (!done && nn > 0 && cur + 1 < j->limit)
+        return SBT_OK;
+    if (!done) /* the length limit: every running beam becomes a hypothesis */
+        for (int r = 0; r < j->n_rows; r++) {
+            double score = j->rows[r].score / (double)(cur + 1 - j->start_len);
+            sbt_status st = hyp_add(e, j, j->rows[r].slot, 1, cur + 1, 0, 0.0f, score);
+            j->rows[r].slot = -1;
+            if (st != SBT_OK)
+                return st;
+        }
+    for (int r = 0; r < j->n_rows; r++)
+        sbti_slot_release(e, j->rows[r].slot);
+    j->n_rows = 0;
+    job_finish(e, j);
+    return SBT_OK;
+}
+
+/* Picks one candidate of a row: the best (greedy) or a draw from softmax(proc). */
+static const sbti_cand *pick(sbti_job *j, const sbti_cand *c, int n)
+{
+    if (!j->sample)
+        return &c[0];
+    int best = 0;
+    double bk = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        double k = c[i].proc + sbti_gumbel(&j->rng);
+        if (k > bk) {
+            bk = k;
+            best = i;
+        }
+    }
+    return &c[best];
+}
+
+/* Ends row r of an independent job as a hypothesis (its slot goes with it). */
+static sbt_status indep_end(sbti_engine *e, sbti_job *j, int r, int eos, float eos_lp)
+{
+    int s = j->rows[r].slot, len = e->len[s];
+    const float *lp = sbti_slot_lps(e, s);
+    double sum = eos ? eos_lp : 0.0;
+    for (int t = j->start_len; t < len; t++)
+        sum += lp[t];
+    int n = len - j->start_len + (eos ? 1 : 0);
+    j->rows[r].slot = -1;
+    return hyp_add(e, j, s, 1, len, eos, eos_lp, n > 0 ? sum / n : 0.0);
+}
+
+static sbt_status indep_step(sbti_engine *e, sbti_job *j, const float *logits)
+{
+    const int V = e->V;
+    sbti_warp det = {.sample = 0, .keep = 1};
+    const sbti_warp *w = j->sample ? &e->warp_sample1 : &det;
+    if (!j->started) { /* one prefilled row: n draws from it, each row a fork */
+        j->started = 1;
+        int nc = 0;
+        if (sbti_row_candidates(logits, V, w, &e->rowbuf, &e->cands, &nc, &e->cap_cands) < 0)
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+        if (nc == 0) {
+            sbti_slot_release(e, j->rows[0].slot);
+            j->n_rows = 0;
+            job_finish(e, j);
+            return SBT_OK;
+        }
+        int src = j->rows[0].slot;
+        int32_t ids[j->n];
+        float lps[j->n];
+        for (int r = 0; r < j->n; r++) {
+            const sbti_cand *c = pick(j, e->cands, nc);
+            ids[r] = c->id;
+            lps[r] = c->lp;
+        }
+        for (int r = 1; r < j->n; r++) {
+            int s = sbti_slot_alloc(e);
+            if (s < 0)
+                return sbti_fail(SBT_E_INTERNAL, "decoder: no free sequence slot");
+            sbti_slot_fork(e, s, src);
+            j->rows[j->n_rows++] = (sbti_row){s, 0.0};
+        }
+        for (int r = 0; r < j->n; r++) {
+            j->generated++;
+            if (ids[r] == e->eos)
+                continue;
+            slot_push(e, j->rows[r].slot, ids[r], lps[r]);
+        }
+        int kept = 0;
+        for (int r = 0; r < j->n_rows; r++) {
+            sbt_status st = SBT_OK;
+            int s = j->rows[r].slot;
+            if (ids[r] == e->eos)
+                st = indep_end(e, j, r, 1, lps[r]);
+            else if (e->len[s] >= j->limit)
+                st = indep_end(e, j, r, 0, 0.0f);
+            else
+                j->rows[kept++] = j->rows[r];
+            if (st != SBT_OK)
+                return st;
+        }
+        j->n_rows = kept;
+    } else {
+        int kept = 0;
+        for (int r = 0; r < j->n_rows; r++) {
+            int nc = 0;
+            if (sbti_row_candidates(logits + (size_t)r * V, V, w, &e->rowbuf, &e->cands, &nc,
+                                    &e->cap_cands) < 0)
+                return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+            sbt_status st = SBT_OK;
+            int s = j->rows[r].slot;
+            if (nc == 0) {
+                st = indep_end(e, j, r, 0, 0.0f);
+            } else {
+                const sbti_cand *c = pick(j, e->cands, nc);
+                j->generated++;
+                if (c->id == e->eos) {
+                    st = indep_end(e, j, r, 1, c->lp);
+                } else {
+                    slot_push(e, s, c->id, c->lp);
+                    if (e->len[s] >= j->limit)
+                        st = indep_end(e, j, r, 0, 0.0f);
+                    else
+                        j->rows[kept++] = j->rows[r];
+                }
+            }
+            if (st != SBT_OK)
+                return st;
+        }
+        j->n_rows = kept;
+    }
+    if (j->n_rows == 0)
+        job_finish(e, j);
+    return SBT_OK;
+}
+
+/* ---- the step ---------------------------------------------------------------------------- */
+
+static sbt_status ensure_step(sbti_engine *e, int n_tok, int n_rows)
+{
+    if (n_tok > e->cap_tok) {
+        int cap = n_tok > 2 * e->cap_tok ? n_tok : 2 * e->cap_tok;
+        int32_t *a = realloc(e->ids, sizeof *a * (size_t)cap);
+        if (a)
+            e->ids = a;
+        int32_t *b = realloc(e->seq, sizeof *b * (size_t)cap);
+        if (b)
+            e->seq = b;
+        if (!a || !b)
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+        e->cap_tok = cap;
+    }
+    if (n_rows > e->cap_rows) {
+        int cap = n_rows > 2 * e->cap_rows ? n_rows : 2 * e->cap_rows;
+        int32_t *a = realloc(e->rows, sizeof *a * (size_t)cap);
+        if (!a)
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+        e->rows = a;
+        float *l = realloc(e->logits, sizeof *l * (size_t)cap * (size_t)e->V);
+        if (!l)
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory (%d logits rows)", cap);
+        e->logits = l;
+        e->cap_rows = cap;
+    }
+    return SBT_OK;
+}
+
+/* First position a padding hypothesis needs logits for, and where its feed starts. */
+static void pad_plan(sbti_engine *e, const sbti_hyp *y, int L, int *q0, int *from)
+{
+    *q0 = y->eos ? y->len + 1 : y->len; /* positions q0..L-1 need log p(EOS | before q) */
+    *from = e->kv_len[y->slot];
+    if (*from > *q0 - 1)
+        *from = *q0 - 1;
+    (void)L;
+}
+
+sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
+{
+    /* count */
+    int n_tok = 0, n_out = 0;
+    for (int i = 0; i < n_jobs; i++) {
+        sbti_job *j = jobs[i];
+        if (j->phase == SBTI_JOB_RUN) {
+            for (int r = 0; r < j->n_rows; r++) {
+                int s = j->rows[r].slot;
+                if (e->recompute)
+                    kv_keep(e, s, 0);
+                kv_keep(e, s, e->len[s] - 1);
+                n_tok += e->len[s] - e->kv_len[s];
+                n_out++;
+            }
+        } else if (j->phase == SBTI_JOB_PAD) {
+            for (int h = 0; h < j->n_hyps; h++) {
+                const sbti_hyp *y = &j->hyps[h];
+                int q0, from;
+                pad_plan(e, y, j->L, &q0, &from);
+                if (q0 > j->L - 1)
+                    continue;
+                kv_keep(e, y->slot, from);
+                n_tok += (j->L - 1) - from;
+                n_out += j->L - q0;
+            }
+        }
+    }
+    if (n_tok == 0)
+        return SBT_OK;
+    sbt_status st = ensure_step(e, n_tok, n_out);
+    if (st != SBT_OK)
+        return st;
+    /* fill */
+    int t = 0, o = 0;
+    for (int i = 0; i < n_jobs; i++) {
+        sbti_job *j = jobs[i];
+        j->out_base = o;
+        if (j->phase == SBTI_JOB_RUN) {
+            for (int r = 0; r < j->n_rows; r++) {
+                int s = j->rows[r].slot;
+                const int32_t *tk = sbti_slot_tokens(e, s);
+                for (int p = e->kv_len[s]; p < e->len[s]; p++) {
+                    e->ids[t] = tk[p];
+                    e->seq[t++] = s;
+                }
+                e->rows[o++] = t - 1;
+                e->kv_len[s] = e->len[s];
+            }
+        } else if (j->phase == SBTI_JOB_PAD) {
+            for (int h = 0; h < j->n_hyps; h++) {
+                const sbti_hyp *y = &j->hyps[h];
+                int q0, from;
+                pad_plan(e, y, j->L, &q0, &from);
+                if (q0 > j->L - 1)
+                    continue;
+                const int32_t *tk = sbti_slot_tokens(e, y->slot);
+                for (int p = from; p < j->L - 1; p++) {
+                    e->ids[t] = p < y->len ? tk[p] : e->eos;
+                    e->seq[t] = y->slot;
+                    if (p + 1 >= q0)
+                        e->rows[o++] = t;
+                    t++;
+                }
+                e->kv_len[y->slot] = j->L - 1;
+            }
+        }
+    }
+    st = e->lm->vt->forward(e->lm, e->ids, e->seq, n_tok, e->rows, n_out, e->logits);
+    e->forward_calls++;
+    e->forward_tokens += n_tok;
+    if (st != SBT_OK)
+        return st;
+    /* each job's selection */
+    for (int i = 0; i < n_jobs; i++) {
+        sbti_job *j = jobs[i];
+        const float *lg = e->logits + (size_t)j->out_base * e->V;
+        if (j->phase == SBTI_JOB_RUN) {
+            if (j->n_rows == 0)
+                continue;
+            st = j->kind == SBTI_JOB_BEAM ? beam_step(e, j, lg) : indep_step(e, j, lg);
+            if (st != SBT_OK)
+                return st;
+        } else if (j->phase == SBTI_JOB_PAD) {
+            int k = 0;
+            for (int h = 0; h < j->n_hyps; h++) {
+                sbti_hyp *y = &j->hyps[h];
+                int q0, from;
+                pad_plan(e, y, j->L, &q0, &from);
+                (void)from;
+                for (int q = q0; q <= j->L - 1; q++, k++) {
+                    const float *x = lg + (size_t)k * e->V;
+                    double mx = -INFINITY, s = 0;
+                    for (int v = 0; v < e->V; v++)
+                        if (x[v] > mx)
+                            mx = x[v];
+                    for (int v = 0; v < e->V; v++)
+                        if (x[v] > -INFINITY)
+                            s += exp(x[v] - mx);
+                    y->pad_lp += x[e->eos] - (mx + log(s));
+                }
+                sbti_slot_truncate(e, y->slot, y->len);
+            }
+            j->phase = SBTI_JOB_DONE;
+        }
+    }
+    return SBT_OK;
+}
