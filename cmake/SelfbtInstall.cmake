@@ -29,6 +29,7 @@ install(FILES
   ${PROJECT_BINARY_DIR}/selfbtConfig.cmake
   ${PROJECT_BINARY_DIR}/selfbtConfigVersion.cmake
   ${PROJECT_SOURCE_DIR}/cmake/FindJansson.cmake
+  ${PROJECT_SOURCE_DIR}/cmake/FindCUDNN.cmake
   DESTINATION ${SBT_CMAKE_INSTALL_DIR} COMPONENT Development)
 
 # selfbt.pc is relocatable: its prefix is found from the .pc file's own folder, so
@@ -55,6 +56,13 @@ set(SBT_PC_LIBS_PRIVATE "-lm -pthread")
 if(OpenMP_C_FOUND)
   string(REPLACE ";" " " _sbt_omp "${OpenMP_C_FLAGS}")
   string(APPEND SBT_PC_LIBS_PRIVATE " ${_sbt_omp}")
+endif()
+if(SBT_HAVE_CUDA) # the CUDA runtime, cuBLASLt (and cuDNN), and libstdc++ for nvcc's launch stubs
+  string(APPEND SBT_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublasLt")
+  if(SBT_HAVE_CUDNN)
+    string(APPEND SBT_PC_LIBS_PRIVATE " -lcudnn")
+  endif()
+  string(APPEND SBT_PC_LIBS_PRIVATE " -lstdc++")
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/selfbt.pc.in ${PROJECT_BINARY_DIR}/selfbt.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/selfbt.pc

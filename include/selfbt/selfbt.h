@@ -12,5 +12,7 @@
 #include "selfbt/hub.h"
 #include "selfbt/backend.h"
 #include "selfbt/model.h"
+#include "selfbt/dataset.h"
+#include "selfbt/trainer.h"
 
 #endif /* SELFBT_SELFBT_H */

@@ -88,11 +88,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "model_check: %s: %s\n", argv[2], err.text);
         return 1;
     }
-    json_t *batches = json_object_get(root, "batches"), *a = json_object_get(root, "adamw");
+    json_t *batches = json_incref(json_object_get(root, "batches"));
+    json_t *a = json_object_get(root, "adamw");
     if (!batches) { /* a golden inputs.json: its one batch */
         batches = json_array();
         json_array_append(batches, root);
-        json_object_set_new(root, "batches", batches);
     }
     sbti_optim_args args = {
         .lr = (float)json_number_value(json_object_get(a, "lr")),
@@ -147,6 +147,7 @@ int main(int argc, char **argv)
         return 1;
     }
     json_decref(out);
+    json_decref(batches);
     json_decref(root);
     sbt_model_free(m);
     sbt_backend_free(be);
