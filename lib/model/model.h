@@ -70,6 +70,7 @@ typedef struct sbti_acts {
     void *dln;        /* (N, C)                                          */
     void *dbig;       /* (N, max((nh+2nkv)*hd, 2I))                      */
     void *dmid;       /* (N, max(nh*hd, I))                              */
+    void *gpad;       /* (C) GRAD: the padding row's gradient, kept across embedding_bwd */
     int has_targets;  /* the last forward computed the loss              */
 } sbti_acts;
 
@@ -135,6 +136,8 @@ sbt_status sbti_model_download_logits(sbt_model *m, float *out);
  * allocates the gradient buffer on first use. dscale is 1 / (labelled tokens of the whole
  * optimizer step) for a token-mean loss. */
 sbt_status sbti_model_backward(sbt_model *m, float dscale);
+/* Allocates what the optimizer keeps (gradients, AdamW moments) where missing, zero-filled. */
+sbt_status sbti_model_alloc_optimizer(sbt_model *m);
 /* Zeroes the gradients (allocating them if needed). */
 sbt_status sbti_model_zero_grad(sbt_model *m);
 /* The global L2 norm of the gradients, as torch.nn.utils.clip_grad_norm_ computes it. */

@@ -21,7 +21,7 @@ static void free_acts(sbti_backend *be, sbti_acts *a)
     void *bufs[] = {a->tokens, a->targets, a->pos,  a->len,   a->resid,  a->ln1,
                     a->rstd1,  a->qkv,     a->att,  a->lse,   a->mid,    a->ln2,
                     a->rstd2,  a->gu,      a->h,    a->lnf,   a->rstdf,  a->logits,
-                    a->losses, a->dresid,  a->dln,  a->dbig,  a->dmid};
+                    a->losses, a->dresid,  a->dln,  a->dbig,  a->dmid,   a->gpad};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         be->ops->free(be, bufs[i]);
     memset(a, 0, sizeof *a);
@@ -68,6 +68,7 @@ static sbt_status ensure_acts(sbt_model *m, int B, int T)
         {&a->dln, SBTI_MEM_ACT, N * C},
         {&a->dbig, SBTI_MEM_ACT, N * MAXI((size_t)m->qkv_dim, 2 * I)},
         {&a->dmid, SBTI_MEM_ACT, N * MAXI((size_t)m->att_dim, I)},
+        {&a->gpad, SBTI_MEM_GRAD, C},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         sbt_status st = be->ops->alloc(be, want[i].p, want[i].kind, want[i].n);
@@ -261,7 +262,16 @@ sbt_status sbti_model_backward(sbt_model *m, float dscale)
         op->rmsnorm_bwd(be, a->dresid, G(lo->ln1), a->dln, x, W(lo->ln1), rstd1, N, C);
         /* dresid now holds d/dx */
     }
+    /* torch's nn.Embedding(padding_idx=pad) gives the padding row no gradient from the lookup
+     * (transformers builds the embedding so when pad_token_id is set); a tied LM head's share,
+     * added above, stays. So: keep the row, scatter, put the row back. */
+    const int64_t pad = m->cfg.pad_token_id;
+    void *grow = pad >= 0 && pad < V ? G(m->off_embed + (size_t)pad * C) : NULL;
+    if (grow)
+        op->copy(be, a->gpad, grow, SBTI_MEM_GRAD, (size_t)C);
     op->embedding_bwd(be, G(m->off_embed), a->dresid, a->tokens, N, C);
+    if (grow)
+        op->copy(be, grow, a->gpad, SBTI_MEM_GRAD, (size_t)C);
 #undef W
 #undef G
     return sbti_backend_check(be);
@@ -278,16 +288,23 @@ sbt_status sbti_model_grad_norm(sbt_model *m, double *norm)
     return sbti_backend_check(m->be);
 }
 
-sbt_status sbti_model_adamw_step(sbt_model *m, const sbti_optim_args *a, double *grad_norm)
+sbt_status sbti_model_alloc_optimizer(sbt_model *m)
 {
     sbti_backend *be = m->be;
     sbt_status st = SBT_OK;
     if (!m->grad)
-        st = sbti_model_zero_grad(m);
+        st = be->ops->alloc(be, &m->grad, SBTI_MEM_GRAD, m->n_elems);
     if (st == SBT_OK && !m->adam_m)
         st = be->ops->alloc(be, (void **)&m->adam_m, SBTI_MEM_F32, m->n_elems);
     if (st == SBT_OK && !m->adam_v)
         st = be->ops->alloc(be, (void **)&m->adam_v, SBTI_MEM_F32, m->n_elems);
+    return st;
+}
+
+sbt_status sbti_model_adamw_step(sbt_model *m, const sbti_optim_args *a, double *grad_norm)
+{
+    sbti_backend *be = m->be;
+    sbt_status st = sbti_model_alloc_optimizer(m);
     double norm = 0;
     if (st == SBT_OK)
         st = sbti_model_grad_norm(m, &norm);

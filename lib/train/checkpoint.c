@@ -243,10 +243,7 @@ static sbt_status load_optimizer(sbt_trainer *t, const char *path)
     sbt_status st = sbti_st_open(&f, path);
     if (st != SBT_OK)
         return st;
-    if (!m->adam_m)
-        st = be->ops->alloc(be, (void **)&m->adam_m, SBTI_MEM_F32, m->n_elems);
-    if (st == SBT_OK && !m->adam_v)
-        st = be->ops->alloc(be, (void **)&m->adam_v, SBTI_MEM_F32, m->n_elems);
+    st = sbti_model_alloc_optimizer(m);
     float *buf = NULL;
     size_t cap = 0;
     for (size_t i = 0; st == SBT_OK && i < 2 * m->n_params; i++) {

@@ -587,6 +587,44 @@ START_TEST(training_steps_lower_the_loss)
 }
 END_TEST
 
+/* torch's padding_idx: the padding row gets no gradient from the embedding lookup (a tied head's
+ * share stays); without a pad id it does. */
+START_TEST(padding_row_gets_no_lookup_gradient)
+{
+    const int tied = _i;
+    float row[2][64];
+    for (int with_pad = 0; with_pad < 2; with_pad++) {
+        sbt_model *m = tiny_model(tied, 23);
+        m->cfg.pad_token_id = with_pad ? 0 : -1;
+        int32_t ids[8] = {5, 0, 9, 0, 14, 3, 0, 7}, tgt[8];
+        for (int t = 0; t < 8; t++)
+            tgt[t] = t + 1 < 8 ? ids[t + 1] : -1;
+        double loss;
+        int64_t n;
+        ck_assert_int_eq(sbti_model_forward_train(m, ids, NULL, 1, 8, tgt, &loss, &n), SBT_OK);
+        ck_assert_int_eq(sbti_model_backward(m, 1.0f / (float)n), SBT_OK);
+        const sbti_param *e = sbti_model_param(m, "model.embed_tokens.weight");
+        float *g = malloc(sizeof(float) * e->numel);
+        ck_assert_int_eq(sbti_model_get_grad(m, e, g), SBT_OK);
+        memcpy(row[with_pad], g, sizeof(float) * m->C);
+        double norm0 = 0, norm5 = 0;
+        for (int c = 0; c < m->C; c++) {
+            norm0 += fabs(g[c]);
+            norm5 += fabs(g[5 * m->C + c]);
+        }
+        ck_assert(norm5 > 0);
+        if (with_pad && !tied)
+            ck_assert_msg(norm0 == 0, "untied padding row: |g| = %g", norm0);
+        else
+            ck_assert(norm0 > 0);
+        free(g);
+        sbt_model_free(m);
+    }
+    if (tied) /* the head's share alone differs from head + lookup */
+        ck_assert(memcmp(row[0], row[1], sizeof(float) * 32) != 0);
+}
+END_TEST
+
 START_TEST(backend_handle)
 {
     ck_assert_int_eq(sbt_backend_get_kind(be), SBT_BACKEND_CPU);
@@ -631,6 +669,7 @@ static Suite *suite(void)
     tcase_add_test(tc, load_errors_name_the_file_and_field);
     tcase_add_loop_test(tc, resize_keeps_old_logits_and_draws_new_rows_near_the_mean, 0, 2);
     tcase_add_test(tc, training_steps_lower_the_loss);
+    tcase_add_loop_test(tc, padding_row_gets_no_lookup_gradient, 0, 2);
     tcase_add_test(tc, backend_handle);
     suite_add_tcase(s, tc);
     return s;
