@@ -14,5 +14,6 @@
 #include "selfbt/model.h"
 #include "selfbt/dataset.h"
 #include "selfbt/trainer.h"
+#include "selfbt/decoder.h"
 
 #endif /* SELFBT_SELFBT_H */
