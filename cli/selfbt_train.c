@@ -32,6 +32,7 @@ typedef struct settings {
     /* ours */
     const char *model, *preset, *data, *backend, *val_split, *final_dtype;
     int64_t threads, max_steps, eval_max_rows, eval_batch_size, skip_bad_rows, mask_error_step;
+    int64_t pad_label_eos;
     double max_grad_norm, adam_beta1, adam_beta2, adam_epsilon;
     int has_num_train, has_dataset_percent;
 } settings;
@@ -85,6 +86,7 @@ static const key KEYS[] = {
     {"eval_batch_size", K_INT, S(eval_batch_size), NOHAS},
     {"skip_bad_rows", K_BOOL, S(skip_bad_rows), NOHAS},
     {"mask_error_step", K_BOOL, S(mask_error_step), NOHAS},
+    {"pad_label_eos", K_BOOL, S(pad_label_eos), NOHAS},
     {"final_dtype", K_STR, S(final_dtype), NOHAS},
 };
 #define N_KEYS (sizeof KEYS / sizeof *KEYS)
@@ -660,6 +662,7 @@ int main(int argc, char **argv)
     to.save_steps = c.save_steps;
     to.save_total_limit = (int32_t)c.save_total_limit;
     to.mask_error_step = (int32_t)c.mask_error_step;
+    to.pad_label_eos = (int32_t)c.pad_label_eos;
     if (sbt_lr_schedule_parse(c.lr_scheduler_type, &to.lr_scheduler_type) != SBT_OK) {
         fprintf(stderr, "%s: %s\n", PROG, sbt_last_error());
         return 2;

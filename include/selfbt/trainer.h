@@ -106,6 +106,10 @@ typedef struct sbt_trainer_options {
     sbt_progress_fn progress;    /* NULL, or called with ("train", step, max_steps) and
                                     ("eval", rows, rows in all); non-zero cancels           */
     void *progress_user_data;
+    int32_t pad_label_eos;       /* 0: padding is never trained. 1: the seed's padding quirk
+                                    (SPEC §3): each row's padding in its micro-batch is EOS
+                                    and trained to predict EOS (the model learns EOS after
+                                    EOS, which the reference score of SPEC §4.4 counts on) */
 } sbt_trainer_options;
 
 /* Fills *opts with the seed's sft.conf values (above) and sets opts->size. */

@@ -287,7 +287,7 @@ static json_t *state_json(const sbt_trainer *t)
     const sbt_trainer_options *o = &t->o;
     json_t *j = json_pack(
         "{s:s, s:i, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:{s:f, s:I, s:I}, s:f, s:f, s:f,"
-        " s:{s:I, s:i, s:i, s:i, s:I, s:s, s:i, s:i, s:s, s:f, s:s, s:I},"
+        " s:{s:I, s:i, s:i, s:i, s:I, s:s, s:i, s:i, s:i, s:s, s:f, s:s, s:I},"
         " s:{s:s, s:s, s:I}}",
         "format", STATE_FORMAT, "version", STATE_VERSION, "global_step", (json_int_t)t->step,
         "max_steps", (json_int_t)t->max_steps, "epoch", (double)t->step / (double)t->steps_per_epoch,
@@ -303,6 +303,7 @@ static json_t *state_json(const sbt_trainer *t)
         "gradient_accumulation_steps", (int)o->gradient_accumulation_steps, "context_length",
         (int)o->context_length, "n_train_rows", (json_int_t)t->n_rows, "train_fingerprint", fp,
         "mask_error_step", (int)o->mask_error_step, "shuffle", (int)o->shuffle,
+        "pad_label_eos", (int)o->pad_label_eos,
         "lr_scheduler_type", sbt_lr_schedule_name(o->lr_scheduler_type), "lr", o->lr,
         "model_dtype",
         t->model_dtype == SBT_DTYPE_BF16  ? "bfloat16"
@@ -599,6 +600,8 @@ sbt_status sbt_trainer_resume(sbt_trainer *t, const char *dir)
         st = same(setup, "mask_error_step", t->o.mask_error_step, path);
     if (st == SBT_OK)
         st = same(setup, "shuffle", t->o.shuffle, path);
+    if (st == SBT_OK && json_object_get(setup, "pad_label_eos"))
+        st = same(setup, "pad_label_eos", t->o.pad_label_eos, path);
     if (st == SBT_OK)
         st = same(setup, "n_train_rows", t->n_rows, path);
     if (st == SBT_OK) {

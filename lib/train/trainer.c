@@ -312,6 +312,15 @@ static sbt_status make_batch(sbt_trainer *t, const sbt_dataset *ds, const int64_
             dst_i[i] = t->pad;
             dst_t[i] = -1;
         }
+        if (t->o.pad_label_eos) { /* the seed's quirk: padding is EOS, labelled EOS */
+            const int32_t eos = sbt_tokenizer_eos(t->tok);
+            for (int i = b->lens[r]; i < T; i++)
+                dst_i[i] = eos;
+            for (int i = b->lens[r] - 1; i + 1 < T; i++) { /* position i predicts i + 1 */
+                dst_t[i] = eos;
+                b->labelled++;
+            }
+        }
     }
     b->T = T;
     return SBT_OK;

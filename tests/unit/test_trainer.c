@@ -186,6 +186,58 @@ START_TEST(loss_falls)
 }
 END_TEST
 
+/* log p(EOS | a D_op row ending in EOS, then one more EOS) under m. */
+static double eos_after_eos(sbt_model *m)
+{
+    int32_t ids[64];
+    size_t n = 0;
+    sbt_dataset_row row = {sizeof row};
+    ck_assert_int_eq(sbt_dataset_get(data, 0, &row), SBT_OK);
+    char text[512];
+    size_t plen = sbt_countdown_prompt(&row.problem, text, sizeof text);
+    snprintf(text + plen, sizeof text - plen, "%s", row.search_path);
+    ck_assert_int_eq(sbt_tokenizer_encode(tok, text, strlen(text), SBT_ENCODE_ADD_SPECIAL, ids,
+                                          60, &n), SBT_OK);
+    ids[n++] = sbt_tokenizer_eos(tok);
+    ids[n++] = sbt_tokenizer_eos(tok);
+    sbt_model_config c = {sizeof c};
+    sbt_model_get_config(m, &c);
+    float *lg = malloc(sizeof(float) * (size_t)c.vocab_size);
+    ck_assert_int_eq(sbt_model_forward(m, ids, 1, (int)n, NULL, SBT_FORWARD_LAST_ONLY, lg),
+                     SBT_OK);
+    double mx = lg[0], z = 0;
+    for (int v = 1; v < c.vocab_size; v++)
+        mx = lg[v] > mx ? lg[v] : mx;
+    for (int v = 0; v < c.vocab_size; v++)
+        z += exp(lg[v] - mx);
+    double lp = lg[sbt_tokenizer_eos(tok)] - mx - log(z);
+    free(lg);
+    return lp;
+}
+
+/* The seed's padding quirk: with pad_label_eos the model learns EOS after EOS (the reference
+ * score counts on it); without it that position is never trained. */
+START_TEST(pad_label_eos_teaches_eos_after_eos)
+{
+    double lp[2];
+    for (int quirk = 0; quirk < 2; quirk++) {
+        sbt_model *m = tiny_model();
+        sbt_trainer *t = NULL;
+        sbt_trainer_options o = base_options(quirk ? "quirk" : "noquirk");
+        o.max_steps = 60;
+        o.pad_label_eos = quirk;
+        ck_assert_int_eq(sbt_trainer_create(&t, m, tok, data, NULL, &o), SBT_OK);
+        ck_assert_msg(sbt_trainer_train(t) == SBT_OK, "%s", sbt_last_error());
+        sbt_trainer_free(t);
+        lp[quirk] = eos_after_eos(m);
+        sbt_model_free(m);
+    }
+    printf("log p(EOS | EOS): %g without, %g with pad_label_eos\n", lp[0], lp[1]);
+    ck_assert_msg(lp[1] > -0.5 && lp[1] > lp[0] + 0.3,
+                  "log p(EOS | EOS): %g without the quirk, %g with it", lp[0], lp[1]);
+}
+END_TEST
+
 /* 2 micro-batches of 4 rows accumulated == 1 batch of 8 rows (same rows, same order): the
  * loss is the mean over the step's labelled tokens, not a mean of micro-batch means. */
 START_TEST(accumulation_equals_big_batch)
@@ -287,6 +339,7 @@ static Suite *suite(void)
     tcase_add_test(tc, schedules);
     tcase_add_test(tc, presets_and_options);
     tcase_add_test(tc, loss_falls);
+    tcase_add_test(tc, pad_label_eos_teaches_eos_after_eos);
     tcase_add_test(tc, accumulation_equals_big_batch);
     tcase_add_test(tc, resume_in_process);
     suite_add_tcase(s, tc);
