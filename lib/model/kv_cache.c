@@ -22,7 +22,9 @@ struct sbti_kv_cache {
     int n_free;
     int32_t *table;    /* [max_seqs * max_pages], -1 = none */
     int32_t *len;      /* [max_seqs] */
-    int32_t *d_table;  /* device copy of table */
+    int32_t *d_table;  /* device copy of table: rows of the sequences of a forward are sent
+                        * when they changed (dirty) */
+    uint8_t *dirty;    /* [max_seqs] the row differs from the device's copy */
     /* per-call scratch, device, for cap tokens and cap_out output rows */
     int cap, cap_out;
     int32_t *d_tok, *d_seq, *d_pos, *d_slot, *d_rows;
@@ -103,9 +105,10 @@ sbt_status sbti_kv_create(sbti_kv_cache **out, sbt_model *m, int max_seqs, int m
     kv->free_pg = malloc(sizeof *kv->free_pg * (size_t)n_pages);
     kv->table = malloc(sizeof *kv->table * n_table);
     kv->len = calloc((size_t)max_seqs, sizeof *kv->len);
+    kv->dirty = malloc((size_t)max_seqs);
     sbti_backend *be = m->be;
     sbt_status st = SBT_OK;
-    if (!kv->ref || !kv->free_pg || !kv->table || !kv->len)
+    if (!kv->ref || !kv->free_pg || !kv->table || !kv->len || !kv->dirty)
         st = sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory");
     size_t pool = (size_t)m->L * n_pages * page_size * kv->kv_dim;
     if (st == SBT_OK)
@@ -120,6 +123,7 @@ sbt_status sbti_kv_create(sbti_kv_cache **out, sbt_model *m, int max_seqs, int m
     }
     for (size_t i = 0; i < n_table; i++)
         kv->table[i] = -1;
+    memset(kv->dirty, 1, (size_t)max_seqs);
     for (int p = 0; p < n_pages; p++) /* page 0 on top of the stack */
         kv->free_pg[p] = n_pages - 1 - p;
     kv->n_free = n_pages;
@@ -140,6 +144,7 @@ void sbti_kv_free(sbti_kv_cache *kv)
     free(kv->free_pg);
     free(kv->table);
     free(kv->len);
+    free(kv->dirty);
     free(kv);
 }
 
@@ -166,6 +171,7 @@ void sbti_kv_seq_truncate(sbti_kv_cache *kv, int seq, int len)
     int32_t *t = kv->table + (size_t)seq * kv->max_pages;
     for (int p = (len + kv->page_size - 1) / kv->page_size; p < kv->max_pages; p++)
         release_page(kv, &t[p]);
+    kv->dirty[seq] = 1;
     kv->len[seq] = len;
 }
 
@@ -187,6 +193,7 @@ void sbti_kv_seq_fork(sbti_kv_cache *kv, int dst, int src)
             kv->ref[td[p]]++;
     }
     kv->len[dst] = kv->len[src];
+    kv->dirty[dst] = 1;
 }
 
 /* Makes position pos of seq writable: a page there that this sequence alone holds. */
@@ -216,13 +223,14 @@ static sbt_status writable_page(sbti_kv_cache *kv, int seq, int pos)
         release_page(kv, entry);
     }
     *entry = page;
+    kv->dirty[seq] = 1;
     return SBT_OK;
 }
 
 /* Host work of a forward: checks, positions and slots, pages made writable. On failure the
  * sequences are put back to their old lengths. */
 static sbt_status place_tokens(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
-                               int32_t *pos, int32_t *slot, int32_t *old_len)
+                               int32_t *pos, int32_t *slot, int32_t *old_len, int lo, int hi)
 {
     const sbt_model *m = kv->m;
     for (int i = 0; i < n; i++) {
@@ -235,7 +243,7 @@ static sbt_status place_tokens(sbti_kv_cache *kv, const int32_t *ids, const int3
                              "kv cache: token id %d (token %d) is outside the vocabulary of %d",
                              ids[i], i, m->V);
     }
-    memcpy(old_len, kv->len, sizeof *old_len * (size_t)kv->max_seqs);
+    memcpy(old_len, kv->len + lo, sizeof *old_len * (size_t)(hi - lo + 1));
     sbt_status st = SBT_OK;
     for (int i = 0; i < n && st == SBT_OK; i++) {
         int s = seq[i], p = kv->len[s];
@@ -253,8 +261,8 @@ static sbt_status place_tokens(sbti_kv_cache *kv, const int32_t *ids, const int3
         kv->len[s] = p + 1;
     }
     if (st != SBT_OK)
-        for (int s = 0; s < kv->max_seqs; s++)
-            sbti_kv_seq_truncate(kv, s, old_len[s]);
+        for (int s = lo; s <= hi; s++)
+            sbti_kv_seq_truncate(kv, s, old_len[s - lo]);
     return st;
 }
 
@@ -273,12 +281,27 @@ sbt_status sbti_kv_forward(sbti_kv_cache *kv, const int32_t *ids, const int32_t 
     sbt_status st = ensure_scratch(kv, n, n_out);
     if (st != SBT_OK)
         return st;
-    int32_t *host = malloc(sizeof(int32_t) * ((size_t)2 * n + kv->max_seqs));
+    /* the sequences of this call lie in [first, last]: only their lengths are saved for an undo,
+     * and only their changed page-table rows are sent */
+    int first = kv->max_seqs, last = -1;
+    for (int i = 0; i < n; i++)
+        if (seq[i] >= 0 && seq[i] < kv->max_seqs) {
+            first = seq[i] < first ? seq[i] : first;
+            last = seq[i] > last ? seq[i] : last;
+        }
+    if (last < first)
+        first = last = 0; /* every sequence id is bad: place_tokens says which */
+    int32_t *host = malloc(sizeof(int32_t) * ((size_t)2 * n + (size_t)(last - first + 1)));
     if (!host)
         return sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory");
     int32_t *pos = host, *slot = host + n, *old_len = host + 2 * n;
-    st = place_tokens(kv, ids, seq, n, pos, slot, old_len);
-    size_t n_table = (size_t)kv->max_seqs * kv->max_pages;
+    st = place_tokens(kv, ids, seq, n, pos, slot, old_len, first, last);
+    int dlo = last + 1, dhi = first - 1; /* the dirty rows among [first, last] */
+    for (int i = 0; st == SBT_OK && i < n; i++)
+        if (kv->dirty[seq[i]]) {
+            dlo = seq[i] < dlo ? seq[i] : dlo;
+            dhi = seq[i] > dhi ? seq[i] : dhi;
+        }
     if (st == SBT_OK)
         st = op->upload(be, kv->d_tok, SBTI_MEM_I32, 0, ids, SBTI_F32, (size_t)n);
     if (st == SBT_OK)
@@ -289,8 +312,14 @@ sbt_status sbti_kv_forward(sbti_kv_cache *kv, const int32_t *ids, const int32_t 
         st = op->upload(be, kv->d_slot, SBTI_MEM_I32, 0, slot, SBTI_F32, (size_t)n);
     if (st == SBT_OK && n_out > 0)
         st = op->upload(be, kv->d_rows, SBTI_MEM_I32, 0, out_rows, SBTI_F32, (size_t)n_out);
-    if (st == SBT_OK)
-        st = op->upload(be, kv->d_table, SBTI_MEM_I32, 0, kv->table, SBTI_F32, n_table);
+    if (st == SBT_OK && dlo <= dhi) {
+        size_t row = (size_t)kv->max_pages;
+        st = op->upload(be, kv->d_table, SBTI_MEM_I32, (size_t)dlo * row,
+                        kv->table + (size_t)dlo * row, SBTI_F32, (size_t)(dhi - dlo + 1) * row);
+        if (st == SBT_OK)
+            for (int i = 0; i < n; i++)
+                kv->dirty[seq[i]] = 0;
+    }
     free(host);
     if (st != SBT_OK)
         return st;
