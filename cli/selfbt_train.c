@@ -829,7 +829,10 @@ int main(int argc, char **argv)
         }
         const char *bt = "<backtrack>";
         size_t added = 0;
+        /* as the seed: <backtrack> added, and tokenizer.pad_token = tokenizer.eos_token */
         if (sbt_tokenizer_add_special_tokens(tok, &bt, 1, &added) != SBT_OK ||
+            (sbt_tokenizer_pad(tok) < 0 &&
+             sbt_tokenizer_set_pad(tok, sbt_tokenizer_eos(tok)) != SBT_OK) ||
             sbt_model_load(&model, be, model_dir) != SBT_OK) {
             fprintf(stderr, "%s: model %s: %s\n", PROG, c.model, sbt_last_error());
             goto out;

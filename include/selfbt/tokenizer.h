@@ -92,6 +92,11 @@ SBT_API sbt_token sbt_tokenizer_bos(const sbt_tokenizer *tok);
 SBT_API sbt_token sbt_tokenizer_eos(const sbt_tokenizer *tok);
 SBT_API sbt_token sbt_tokenizer_pad(const sbt_tokenizer *tok);
 
+/* Sets the padding token (written as pad_token by sbt_tokenizer_save); -1 clears it. An id
+ * outside the vocabulary is SBT_E_INVALID_ARGUMENT naming it. The seed pads with EOS:
+ * sbt_tokenizer_set_pad(tok, sbt_tokenizer_eos(tok)). */
+SBT_API sbt_status sbt_tokenizer_set_pad(sbt_tokenizer *tok, sbt_token id);
+
 SBT_END_DECLS
 
 #endif /* SELFBT_TOKENIZER_H */

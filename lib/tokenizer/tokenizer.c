@@ -260,6 +260,18 @@ sbt_token sbt_tokenizer_pad(const sbt_tokenizer *tok)
     return tok ? tok->pad : -1;
 }
 
+sbt_status sbt_tokenizer_set_pad(sbt_tokenizer *tok, sbt_token id)
+{
+    if (!tok)
+        return sbti_fail(SBT_E_INVALID_ARGUMENT, "sbt_tokenizer_set_pad: NULL tokenizer");
+    if (id < -1 || id >= sbt_tokenizer_n_vocab(tok))
+        return sbti_fail(SBT_E_INVALID_ARGUMENT,
+                         "sbt_tokenizer_set_pad: id %d is outside the vocabulary of %d", (int)id,
+                         (int)sbt_tokenizer_n_vocab(tok));
+    tok->pad = id;
+    return SBT_OK;
+}
+
 /* ==== adding special tokens =================================================================== */
 
 sbt_status sbt_tokenizer_add_special_tokens(sbt_tokenizer *tok, const char *const *tokens,

@@ -22,6 +22,7 @@ expect_grep "$F/config.json" "\"vocab_size\": $((V + 1))" "the vocabulary grew b
 expect_grep "$F/config.json" "\"torch_dtype\": \"bfloat16\"" "final_model keeps the start's dtype"
 expect_grep "$F/tokenizer.json" "\"id\": $V," "the new token has the next id"
 expect_grep "$F/tokenizer.json" "\"content\": \"<backtrack>\"" "the tokenizer knows <backtrack>"
+expect_grep "$F/tokenizer_config.json" "\"pad_token\": \"</s>\"" "pad = EOS, as the seed"
 L10=$(metric "$SCRATCH/out/metrics.jsonl" 10 loss)
 L40=$(metric "$SCRATCH/out/metrics.jsonl" 40 loss)
 if awk "BEGIN { exit !($L40 < 0.8 * $L10) }"; then

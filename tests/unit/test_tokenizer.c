@@ -679,6 +679,28 @@ START_TEST(countdown_vocabulary)
 }
 END_TEST
 
+/* The padding token: set, cleared, refused outside the vocabulary, saved and read back. */
+START_TEST(set_pad_saves_and_reloads)
+{
+    sbt_tokenizer *tok = NULL;
+    ck_assert_int_eq(sbt_tokenizer_create_countdown(&tok), SBT_OK);
+    sbt_token eos = sbt_tokenizer_eos(tok);
+    ck_assert_int_eq(sbt_tokenizer_set_pad(tok, -1), SBT_OK);
+    ck_assert_int_eq(sbt_tokenizer_pad(tok), -1);
+    ck_assert_int_eq(sbt_tokenizer_set_pad(tok, sbt_tokenizer_n_vocab(tok)), SBT_E_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(sbt_last_error(), "outside the vocabulary"));
+    ck_assert_int_eq(sbt_tokenizer_set_pad(tok, eos), SBT_OK);
+    char *dir = make_tmp_dir("tok");
+    ck_assert_int_eq(sbt_tokenizer_save(tok, dir), SBT_OK);
+    sbt_tokenizer *back = NULL;
+    ck_assert_msg(sbt_tokenizer_load(&back, dir) == SBT_OK, "load: %s", sbt_last_error());
+    ck_assert_int_eq(sbt_tokenizer_pad(back), eos);
+    sbt_tokenizer_free(back);
+    sbt_tokenizer_free(tok);
+    free(dir);
+}
+END_TEST
+
 START_TEST(countdown_save_and_reload)
 {
     sbt_tokenizer *tok = NULL;
@@ -769,6 +791,7 @@ static Suite *suite(void)
     tcase_add_test(tc, countdown_spec_example_tokens);
     tcase_add_test(tc, countdown_vocabulary);
     tcase_add_test(tc, countdown_save_and_reload);
+    tcase_add_test(tc, set_pad_saves_and_reloads);
     suite_add_tcase(s, tc);
     return s;
 }
