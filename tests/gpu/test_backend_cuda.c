@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "backend/cuda/cuda_hooks.h"
 #include "io/safetensors.h"
 #include "selfbt/status.h"
 
@@ -520,15 +521,38 @@ END_TEST
 
 /* ---- attention ---------------------------------------------------------------------------------------- */
 
+/* attention_fwd / attention_bwd in every mode of the CUDA backend (cuda_hooks.h): cuDNN's fused
+ * SDPA with its deterministic backward (whole batch, and in chunks of rows under a small
+ * workspace limit), with its atomic (non-deterministic) backward (chosen by auto when the limit
+ * is too small, and named), and the plain kernels, each against one CPU reference per shape. The last column of the shapes marks
+ * the training shapes (Llama-3.2-1B heads) that must run through cuDNN when
+ * SBT_TEST_REQUIRE_CUDNN=1 (a GPU machine with cuDNN); elsewhere a cuDNN mode may fall back to
+ * the plain kernels, and the table says which path ran. */
 START_TEST(test_attention)
 {
-    /* B, T, nh, nkv, hd, padded rows (len < T for odd b) */
-    const int shapes[][6] = {{1, 1, 2, 1, 64, 0},   {2, 7, 4, 2, 64, 1},   {2, 33, 4, 4, 32, 1},
-                             {1, 100, 8, 2, 128, 0}, {2, 300, 4, 1, 64, 1}, {1, 40, 2, 1, 256, 0},
-                             {2, 17, 3, 1, 16, 1},   {1, 1000, 2, 1, 64, 0}};
+    /* B, T, nh, nkv, hd, padded rows (len < T for odd b), training shape */
+    const int shapes[][7] = {
+        {1, 1, 2, 1, 64, 0, 0},      {2, 7, 4, 2, 64, 1, 0},      {2, 33, 4, 4, 32, 1, 0},
+        {1, 100, 8, 2, 128, 0, 0},   {2, 300, 4, 1, 64, 1, 0},    {1, 40, 2, 1, 256, 0, 0},
+        {2, 17, 3, 1, 16, 1, 0},     {1, 1000, 2, 1, 64, 0, 0},   {4, 512, 32, 8, 64, 1, 1},
+        {16, 512, 32, 8, 64, 0, 1},  {4, 333, 32, 8, 64, 0, 1},   {8, 64, 32, 8, 64, 1, 1},
+        {4, 256, 32, 8, 128, 1, 1},  {2, 200, 32, 8, 128, 0, 1}};
+    /* mode, workspace limit of the deterministic backward: 0 the default, -1 about half its
+     * size (the batch goes in chunks of rows), 1 one byte (auto then runs cuDNN's atomic
+     * backward); the label names the row of the table */
+    const struct {
+        const char *mode, *label;
+        int limit, bitwise;
+    } modes[] = {{"cudnn", "cudnn", 0, 1},
+                 {"cudnn", "cudnn-chunks", -1, 1},
+                 {"auto", "cudnn-nondet", 1, 0},
+                 {"cudnn-nondet", "cudnn-nondet", 0, 0},
+                 {"plain", "plain", 0, 1}};
+    const char *req = getenv("SBT_TEST_REQUIRE_CUDNN");
+    int require = req && strcmp(req, "0") != 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int B = shapes[s][0], T = shapes[s][1], nh = shapes[s][2], nkv = shapes[s][3],
-            hd = shapes[s][4], padded = shapes[s][5];
+            hd = shapes[s][4], padded = shapes[s][5], training = shapes[s][6];
         char shape[64];
         snprintf(shape, sizeof shape, "B=%d T=%d nh=%d nkv=%d hd=%d%s", B, T, nh, nkv, hd,
                  padded ? " len<T" : "");
@@ -539,34 +563,84 @@ START_TEST(test_attention)
         size_t W = (size_t)(nh + 2 * nkv) * hd, BT = (size_t)B * T;
         pair qkv = pnew(SBTI_MEM_ACT, BT * W, 1.0f);
         pair out = palloc(SBTI_MEM_ACT, BT * nh * hd), lse = palloc(SBTI_MEM_F32, (size_t)B * nh * T);
-        poison(&out), poison(&lse);
-        gpu->ops->attention_fwd(gpu, out.g, lse.g, qkv.g, padded ? l.g : NULL, B, T, nh, nkv, hd);
-        cpu->ops->attention_fwd(cpu, out.c, lse.c, qkv.c, padded ? l.c : NULL, B, T, nh, nkv, hd);
-        sync_both();
-        compare(&out, "attention_fwd out", shape, TOL_BF16);
-        compare(&lse, "attention_fwd lse", shape, TOL_F32);
-
-        /* backward from the CPU's forward (out rounded to bf16 on both sides) */
-        float *o = download(cpu, out.c, SBTI_MEM_ACT, out.n), *ls = download(cpu, lse.c, SBTI_MEM_F32, lse.n);
-        pset(&out, o);
-        pset(&lse, ls);
-        free(o);
-        free(ls);
         pair dout = pnew(SBTI_MEM_ACT, BT * nh * hd, 1.0f);
         pair dqkv = palloc(SBTI_MEM_ACT, BT * W);
-        poison(&dqkv);
-        gpu->ops->attention_bwd(gpu, dqkv.g, dout.g, qkv.g, out.g, lse.g, padded ? l.g : NULL, B,
-                                T, nh, nkv, hd);
-        cpu->ops->attention_bwd(cpu, dqkv.c, dout.c, qkv.c, out.c, lse.c, padded ? l.c : NULL, B,
-                                T, nh, nkv, hd);
-        sync_both();
-        compare(&dqkv, "attention_bwd dqkv", shape, TOL_BF16);
-        float *first = download(gpu, dqkv.g, dqkv.kind, dqkv.n);
-        poison(&dqkv);
-        gpu->ops->attention_bwd(gpu, dqkv.g, dout.g, qkv.g, out.g, lse.g, padded ? l.g : NULL, B,
-                                T, nh, nkv, hd);
-        same_bits(first, &dqkv, "attention_bwd", shape);
-        free(first);
+        const int32_t *lc = padded ? l.c : NULL, *lg = padded ? l.g : NULL;
+        /* the CPU reference, once: forward, then backward from its own forward (out rounded to
+         * bf16 as the GPU stores it); the GPU's backward gets the same out and lse */
+        cpu->ops->attention_fwd(cpu, out.c, lse.c, qkv.c, lc, B, T, nh, nkv, hd);
+        ok(sbti_backend_check(cpu), "cpu");
+        float *o = download(cpu, out.c, SBTI_MEM_ACT, out.n), *ls = download(cpu, lse.c, SBTI_MEM_F32, lse.n);
+        for (size_t i = 0; i < out.n; i++)
+            o[i] = round_bf16(o[i]);
+        ok(cpu->ops->upload(cpu, out.c, SBTI_MEM_ACT, 0, o, SBTI_F32, out.n), "cpu upload");
+        cpu->ops->attention_bwd(cpu, dqkv.c, dout.c, qkv.c, out.c, lse.c, lc, B, T, nh, nkv, hd);
+        ok(sbti_backend_check(cpu), "cpu");
+        float *ref_out = download(cpu, out.c, SBTI_MEM_ACT, out.n);
+        float *ref_lse = download(cpu, lse.c, SBTI_MEM_F32, lse.n);
+        float *ref_dqkv = download(cpu, dqkv.c, SBTI_MEM_ACT, dqkv.n);
+
+        for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+            if (modes[m].limit < 0 && B < 3)
+                continue; /* chunks of rows need a few rows */
+            ck_assert_int_eq(sbti_cuda_attention_set_mode(gpu, modes[m].mode), 0);
+            /* one row's workspace stays under nh * Tp² * 4 bytes (T padded to 128; seen on
+             * cuDNN 9.19: 12.2 MB at T=333, 8.4 MB at T=256 hd=128, 32 heads), the whole
+             * batch's is well over: chunks of one row or more */
+            long long Tp = (T + 127) / 128 * 128;
+            long long limit =
+                modes[m].limit >= 0 ? modes[m].limit : (long long)nh * Tp * Tp * 4 + (1 << 20);
+            ck_assert_int_eq(sbti_cuda_attention_set_workspace_limit(gpu, limit), 0);
+            char op[40];
+            const char *why = "";
+            /* forward: its own out and lse against the reference's (out before rounding is what
+             * the reference computed; the GPU stores bf16, within TOL_BF16 of either) */
+            poison(&out), poison(&lse);
+            ok(cpu->ops->upload(cpu, out.c, SBTI_MEM_ACT, 0, ref_out, SBTI_F32, out.n), "cpu");
+            ok(cpu->ops->upload(cpu, lse.c, SBTI_MEM_F32, 0, ref_lse, SBTI_F32, lse.n), "cpu");
+            gpu->ops->attention_fwd(gpu, out.g, lse.g, qkv.g, lg, B, T, nh, nkv, hd);
+            sync_both();
+            const char *path = sbti_cuda_attention_path(gpu, &why);
+            if (strcmp(modes[m].mode, "plain") != 0 && strcmp(path, "cudnn") != 0) {
+                printf("attention %s %s: forward fell back to the plain kernel: %s\n",
+                       modes[m].label, shape, why);
+                ck_assert_msg(!(require && training), "%s: cuDNN required: %s", shape, why);
+            }
+            snprintf(op, sizeof op, "attention_fwd out [%s]", path);
+            compare(&out, op, shape, TOL_BF16);
+            snprintf(op, sizeof op, "attention_fwd lse [%s]", path);
+            compare(&lse, op, shape, TOL_F32);
+
+            /* backward from the reference forward */
+            pset(&out, o);
+            pset(&lse, ls);
+            poison(&dqkv);
+            ok(cpu->ops->upload(cpu, dqkv.c, SBTI_MEM_ACT, 0, ref_dqkv, SBTI_F32, dqkv.n), "cpu");
+            gpu->ops->attention_bwd(gpu, dqkv.g, dout.g, qkv.g, out.g, lse.g, lg, B, T, nh, nkv, hd);
+            sync_both();
+            path = sbti_cuda_attention_path(gpu, &why);
+            if (strcmp(modes[m].mode, "plain") != 0 && strcmp(path, "cudnn") != 0) {
+                printf("attention %s %s: backward fell back to the plain kernel: %s\n",
+                       modes[m].label, shape, why);
+                /* under a test-made workspace limit the fallback is the designed answer */
+                ck_assert_msg(!(require && training && modes[m].limit == 0),
+                              "%s: cuDNN required: %s", shape, why);
+            }
+            snprintf(op, sizeof op, "attention_bwd dqkv [%s]",
+                     !strcmp(path, "cudnn") ? modes[m].label : path);
+            compare(&dqkv, op, shape, TOL_BF16);
+            if (modes[m].bitwise) { /* bitwise reproducible */
+                float *first = download(gpu, dqkv.g, dqkv.kind, dqkv.n);
+                poison(&dqkv);
+                gpu->ops->attention_bwd(gpu, dqkv.g, dout.g, qkv.g, out.g, lse.g, lg, B, T, nh,
+                                        nkv, hd);
+                same_bits(first, &dqkv, "attention_bwd", shape);
+                free(first);
+            }
+        }
+        ck_assert_int_eq(sbti_cuda_attention_set_mode(gpu, "auto"), 0);
+        ck_assert_int_eq(sbti_cuda_attention_set_workspace_limit(gpu, 0), 0);
+        free(o), free(ls), free(ref_out), free(ref_lse), free(ref_dqkv);
         free(len);
         pfree(&l), pfree(&qkv), pfree(&out), pfree(&lse), pfree(&dout), pfree(&dqkv);
     }

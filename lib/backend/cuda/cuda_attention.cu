@@ -1,5 +1,7 @@
 /* cuda_attention.cu — causal grouped-query attention, forward and backward, and attention over
- * the paged KV cache: straightforward correct kernels (fp32 in shared memory, online softmax in
+ * the paged KV cache. attention_fwd / attention_bwd first offer the work to cuDNN's fused SDPA
+ * (cuda_sdpa.cu); what it declines (no cuDNN, SBT_CUDA_ATTENTION=plain, unsupported shapes) and
+ * the paged attention run here: straightforward correct kernels (fp32 in shared memory, online softmax in
  * fp32), any T, head dims up to 256. Query head h reads key/value head h / (nh / nkv) directly
  * (no replication). Deterministic: no atomics; each output element is summed by one thread in
  * a fixed order.
@@ -518,6 +520,8 @@ void sbti_cuda_attention_fwd(sbti_backend *be, void *out, float *lse, const void
                           B, nh);
         return;
     }
+    if (sbti_cuda_sdpa_fwd(be, out, lse, qkv, len, B, T, nh, nkv, hd))
+        return; /* cuDNN ran it (cuda_sdpa.cu) */
     float scale = (float)(1.0 / sqrt((double)hd));
     dim3 grid((unsigned)((T + QT - 1) / QT), (unsigned)nh, (unsigned)B);
     dispatch_fwd<false>(be, grid, (bf16 *)out, lse, (const bf16 *)qkv, len, NULL, NULL, NULL, NULL,
@@ -537,6 +541,8 @@ void sbti_cuda_attention_bwd(sbti_backend *be, void *dqkv, const void *dout, con
                           lse ? "given" : "NULL (the forward must keep it)");
         return;
     }
+    if (sbti_cuda_sdpa_bwd(be, dqkv, dout, qkv, out, lse, len, B, T, nh, nkv, hd))
+        return; /* cuDNN ran it (cuda_sdpa.cu) */
     float scale = (float)(1.0 / sqrt((double)hd));
     size_t nrow = (size_t)B * nh * T;
     float *Dv = (float *)sbti_cuda_scratch(be, nrow * sizeof(float), "attention_bwd");

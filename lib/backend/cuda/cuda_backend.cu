@@ -1,7 +1,7 @@
 /* cuda_backend.cu — the bf16 CUDA backend: creation (device checks, stream, cuBLASLt handle,
  * workspace), memory (cudaMalloc, zero-filled), transfers with dtype conversion through pinned
  * staging buffers, scratch, error recording, and the vtable of the operations defined in
- * cuda_ops.cu, cuda_matmul.cu and cuda_attention.cu. */
+ * cuda_ops.cu, cuda_matmul.cu, cuda_attention.cu and cuda_sdpa.cu. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +88,7 @@ static void cuda_destroy(sbti_backend *be)
     if (cb->stream)
         (void)cudaStreamSynchronize(cb->stream);
     sbti_cuda_mm_plans_free(cb);
+    sbti_cuda_sdpa_free(cb);
     if (cb->lt)
         (void)cublasLtDestroy(cb->lt);
     if (cb->lt_ws)
@@ -366,6 +367,7 @@ extern "C" sbt_status sbti_backend_cuda_create(sbti_backend **out, int device)
     be->error = SBT_OK;
     cb->device = device;
     cb->num_sms = prop.multiProcessorCount;
+    cb->attn_mode = sbti_cuda_attn_mode_from_env();
 
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return create_fail(f, SBT_E_BACKEND, "cudaStreamCreateWithFlags", e);
@@ -400,13 +402,15 @@ extern "C" sbt_status sbti_backend_cuda_create(sbti_backend **out, int device)
     (void)cudaRuntimeGetVersion(&rt);
     (void)cudaDriverGetVersion(&drv);
     size_t lt = cublasLtGetVersion();
+    char dnn[64];
+    sbti_cuda_sdpa_describe(dnn, sizeof dnn);
     char desc[1024]; /* room for any values, then cut to the description's size */
     snprintf(desc, sizeof desc,
              "%s (device %d, sm_%d%d, %d SMs, %.1f GiB), CUDA runtime %d.%d, driver %d.%d, "
-             "cuBLASLt %zu.%zu.%zu",
+             "cuBLASLt %zu.%zu.%zu, %s",
              prop.name, device, prop.major, prop.minor, prop.multiProcessorCount,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), rt / 1000, rt % 1000 / 10,
-             drv / 1000, drv % 1000 / 10, lt / 10000, lt / 100 % 100, lt % 100);
+             drv / 1000, drv % 1000 / 10, lt / 10000, lt / 100 % 100, lt % 100, dnn);
     size_t dl = strlen(desc);
     if (dl >= sizeof be->description)
         dl = sizeof be->description - 1;

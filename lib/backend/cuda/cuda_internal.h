@@ -21,6 +21,7 @@
 extern "C" {
 #include "backend/backend.h"
 }
+#include "backend/cuda/cuda_hooks.h"
 
 typedef __nv_bfloat16 bf16;
 
@@ -41,6 +42,16 @@ typedef struct sbti_cuda_mm_plan {
     cublasLtMatmulAlgo_t algo;
 } sbti_cuda_mm_plan;
 
+/* Attention modes (cuda_hooks.h); the default is AUTO. */
+enum {
+    SBTI_CUDA_ATTN_AUTO = 0,
+    SBTI_CUDA_ATTN_CUDNN = 1,
+    SBTI_CUDA_ATTN_CUDNN_NONDET = 2,
+    SBTI_CUDA_ATTN_PLAIN = 3
+};
+
+typedef struct sbti_cuda_sdpa sbti_cuda_sdpa; /* cuDNN state (cuda_sdpa.cu) */
+
 typedef struct sbti_cuda_backend {
     sbti_backend base; /* first, so an sbti_backend * is a sbti_cuda_backend * */
     int device;
@@ -53,6 +64,11 @@ typedef struct sbti_cuda_backend {
     double *host_double; /* pinned, one double: the result of sumsq */
     sbti_cuda_mm_plan plans[SBTI_CUDA_MM_CACHE];
     int plan_next;       /* the slot replaced when the table is full */
+    int attn_mode;       /* SBTI_CUDA_ATTN_*, from SBT_CUDA_ATTENTION at creation */
+    int attn_cudnn;      /* 1: the last attention call ran through cuDNN */
+    char attn_why[256];  /* why it did not, in a cuDNN mode ("" otherwise) */
+    int64_t attn_ws_limit; /* deterministic cuDNN backward workspace limit (0: the default) */
+    sbti_cuda_sdpa *sdpa; /* created on first use; NULL until then */
 } sbti_cuda_backend;
 
 static inline sbti_cuda_backend *sbti_cuda(sbti_backend *be) { return (sbti_cuda_backend *)be; }
@@ -127,6 +143,24 @@ void sbti_cuda_gather_rows(sbti_backend *be, void *out, const void *inp, const i
 double sbti_cuda_sumsq(sbti_backend *be, const void *grad, size_t n);
 void sbti_cuda_adamw(sbti_backend *be, void *param, float *master, const void *grad, float *m,
                      float *v, size_t n, const sbti_adamw_args *args);
+
+/* ---- cuDNN fused attention (cuda_sdpa.cu) --------------------------------------------------- */
+
+/* The mode named by SBT_CUDA_ATTENTION (AUTO when unset or unknown). */
+int sbti_cuda_attn_mode_from_env(void);
+/* Run attention_fwd / attention_bwd through cuDNN's fused SDPA. Return 1 when the operation was
+ * queued (or a failure of it recorded in the backend), 0 when the caller must run the plain
+ * kernel (cuDNN absent, plain mode, unsupported shape or alignment; attn_why says which).
+ * The arguments are those of backend.h, already checked. */
+int sbti_cuda_sdpa_fwd(sbti_backend *be, void *out, float *lse, const void *qkv,
+                       const int32_t *len, int B, int T, int nh, int nkv, int hd);
+int sbti_cuda_sdpa_bwd(sbti_backend *be, void *dqkv, const void *dout, const void *qkv,
+                       const void *out, const float *lse, const int32_t *len, int B, int T,
+                       int nh, int nkv, int hd);
+/* "cuDNN 9.19.0" (the library found at run time), or why there is none; for the description. */
+void sbti_cuda_sdpa_describe(char *buf, size_t n);
+/* Frees the cuDNN handle and the cached plans (cuda_destroy). */
+void sbti_cuda_sdpa_free(sbti_cuda_backend *cb);
 
 /* ---- attention (cuda_attention.cu) ----------------------------------------------------- */
 
