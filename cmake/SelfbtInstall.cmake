@@ -29,7 +29,6 @@ install(FILES
   ${PROJECT_BINARY_DIR}/selfbtConfig.cmake
   ${PROJECT_BINARY_DIR}/selfbtConfigVersion.cmake
   ${PROJECT_SOURCE_DIR}/cmake/FindJansson.cmake
-  ${PROJECT_SOURCE_DIR}/cmake/FindCUDNN.cmake
   DESTINATION ${SBT_CMAKE_INSTALL_DIR} COMPONENT Development)
 
 # selfbt.pc is relocatable: its prefix is found from the .pc file's own folder, so
@@ -58,10 +57,8 @@ if(OpenMP_C_FOUND)
   string(APPEND SBT_PC_LIBS_PRIVATE " ${_sbt_omp}")
 endif()
 if(SBT_HAVE_CUDA) # the CUDA runtime, cuBLASLt (and cuDNN), and libstdc++ for nvcc's launch stubs
-  string(APPEND SBT_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublasLt")
-  if(SBT_HAVE_CUDNN)
-    string(APPEND SBT_PC_LIBS_PRIVATE " -lcudnn")
-  endif()
+  # (cuDNN is opened at run time with dlopen, so a machine without it still loads libselfbt)
+  string(APPEND SBT_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublasLt -ldl")
   string(APPEND SBT_PC_LIBS_PRIVATE " -lstdc++")
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/selfbt.pc.in ${PROJECT_BINARY_DIR}/selfbt.pc @ONLY)
