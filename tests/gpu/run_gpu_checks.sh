@@ -6,7 +6,8 @@
 # BIN_DIR holds test_backend_cuda, test_model_golden and model_check built with
 # -DSELFBT_CUDA=ON (a build's tests/ folder, or a copy of it); OUT_DIR receives the logs and
 # the Llama-3.2-1B check's files. Needs a GPU, and python3 with torch + transformers for the
-# Llama-3.2-1B check. --sanitize also runs compute-sanitizer memcheck on the op tests.
+# Llama-3.2-1B check. --sanitize also runs compute-sanitizer memcheck and racecheck on the op
+# tests.
 set -uo pipefail
 bin=${1:?usage: run_gpu_checks.sh BIN_DIR OUT_DIR [--sanitize]}
 out=${2:?usage: run_gpu_checks.sh BIN_DIR OUT_DIR [--sanitize]}
@@ -35,6 +36,11 @@ run llama_3_2_1b_config python3 "$here/../golden/check_llama1b.py" \
 if [ "$sanitize" = --sanitize ]; then
     run memcheck_ops env CK_NOFORK=1 compute-sanitizer --tool memcheck --error-exitcode 3 \
         "$bin/test_backend_cuda"
+    # racecheck on our kernels only: cuBLASLt's (nvjet, xmma, cutlass) and cuDNN's own kernels
+    # synchronise in ways racecheck reports as hazards. Slow: give it 15 minutes or more.
+    run racecheck_ops env CK_NOFORK=1 compute-sanitizer --tool racecheck --error-exitcode 3 \
+        --kernel-name-exclude kns=nvjet --kernel-name-exclude kns=xmma \
+        --kernel-name-exclude kns=cutlass --kernel-name-exclude kns=cudnn "$bin/test_backend_cuda"
 fi
 
 echo
