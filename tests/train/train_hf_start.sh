@@ -2,13 +2,14 @@
 # lacks <backtrack> (as a downloaded Llama-3.2-1B): the token is added as a special token with
 # the next id, the embeddings grow by one row, the EOS padding is used, the loss falls, and
 # final_model holds the grown vocabulary and a tokenizer that knows <backtrack>.
-# Needs MAKE_HF_START (the tool) and TINY_TOKENIZER (tests/golden, a byte-level BPE).
+# Needs MAKE_CKPT (tests/eval's make_tiny_ckpt) and TINY_TOKENIZER (tests/golden, a byte-level
+# BPE).
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$SCRATCH/tok"
 cp "$TINY_TOKENIZER/tiny_tokenizer.json" "$SCRATCH/tok/tokenizer.json"
 cp "$TINY_TOKENIZER/tiny_tokenizer_config.json" "$SCRATCH/tok/tokenizer_config.json"
-"$MAKE_HF_START" "$SCRATCH/tok" "$SCRATCH/start" >"$SCRATCH/start.out" 2>&1 ||
+"$MAKE_CKPT" "$SCRATCH/start" "$SCRATCH/tok" >"$SCRATCH/start.out" 2>&1 ||
     { cat "$SCRATCH/start.out"; exit 2; }
 V=$(sed -n 's/.*vocabulary \([0-9]*\).*/\1/p' "$SCRATCH/start.out")
 make_data "$SCRATCH/data"
