@@ -162,7 +162,8 @@ static sbt_status write_generation_config(const sbti_config *c, const char *path
     } else if (c->n_eos > 0) {
         fprintf(f.fp, "  \"eos_token_id\": [\n");
         for (int i = 0; i < c->n_eos; i++)
-            fprintf(f.fp, "    %lld%s\n", (long long)c->eos_token_id[i], i + 1 < c->n_eos ? "," : "");
+            fprintf(f.fp, "    %lld%s\n", (long long)c->eos_token_id[i],
+                    i + 1 < c->n_eos ? "," : "");
         fprintf(f.fp, "  ],\n");
     }
     if (c->pad_token_id >= 0)
@@ -216,7 +217,9 @@ static sbt_status write_weights(const sbt_model *m, const char *path, sbti_dtype
 static void remove_stale_shards(const char *dir)
 {
     char *index = join(dir, "model.safetensors.index.json");
-    char *pattern = join(dir, "model-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].safetensors");
+#define D5 "[0-9][0-9][0-9][0-9][0-9]"
+    char *pattern = join(dir, "model-" D5 "-of-" D5 ".safetensors"); /* transformers' shards */
+#undef D5
     if (index && unlink(index) == 0)
         sbti_log(SBT_LOG_INFO, "%s: removed the old shard index", index);
     glob_t g;

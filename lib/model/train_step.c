@@ -83,6 +83,38 @@ static sbt_status ensure_acts(sbt_model *m, int B, int T)
     return SBT_OK;
 }
 
+/* Layer l's slice of every saved activation of the last forward (N = B*T tokens). */
+typedef struct layer_acts {
+    void *x, *xo;          /* (N, C) the residual into and out of the layer */
+    void *ln1, *mid, *ln2; /* (N, C)                                         */
+    float *rstd1, *rstd2;  /* (N) F32                                        */
+    void *qkv;             /* (N, (nh+2nkv)*hd)                              */
+    void *att;             /* (N, nh*hd)                                     */
+    float *lse;            /* (B, nh, T) F32                                 */
+    void *gu, *h;          /* (N, 2I), (N, I)                                */
+} layer_acts;
+
+static layer_acts layer_view(const sbt_model *m, int l)
+{
+    const sbti_backend *be = m->be;
+    const sbti_acts *a = &m->acts;
+    const size_t N = (size_t)a->B * a->T, C = (size_t)m->C, I = (size_t)m->I, L = (size_t)l;
+    return (layer_acts){
+        .x = sbti_at(be, a->resid, SBTI_MEM_ACT, L * N * C),
+        .xo = sbti_at(be, a->resid, SBTI_MEM_ACT, (L + 1) * N * C),
+        .ln1 = sbti_at(be, a->ln1, SBTI_MEM_ACT, L * N * C),
+        .mid = sbti_at(be, a->mid, SBTI_MEM_ACT, L * N * C),
+        .ln2 = sbti_at(be, a->ln2, SBTI_MEM_ACT, L * N * C),
+        .rstd1 = sbti_at(be, a->rstd1, SBTI_MEM_F32, L * N),
+        .rstd2 = sbti_at(be, a->rstd2, SBTI_MEM_F32, L * N),
+        .qkv = sbti_at(be, a->qkv, SBTI_MEM_ACT, L * N * (size_t)m->qkv_dim),
+        .att = sbti_at(be, a->att, SBTI_MEM_ACT, L * N * (size_t)m->att_dim),
+        .lse = sbti_at(be, a->lse, SBTI_MEM_F32, L * N * (size_t)m->nh),
+        .gu = sbti_at(be, a->gu, SBTI_MEM_ACT, L * N * 2 * I),
+        .h = sbti_at(be, a->h, SBTI_MEM_ACT, L * N * I),
+    };
+}
+
 /* Checks ids and lengths before anything reaches the backend (it trusts them). */
 static sbt_status check_batch(const sbt_model *m, const int32_t *ids, const int32_t *lens, int B,
                               int T)
@@ -140,39 +172,26 @@ sbt_status sbti_model_forward_train(sbt_model *m, const int32_t *ids, const int3
     if (st != SBT_OK)
         return st;
 
+#define W(off) sbti_at(be, m->w, SBTI_MEM_PARAM, (off))
     void *x0 = a->resid; /* (N, C) */
-    op->embedding_fwd(be, x0, a->tokens, sbti_at(be, m->w, SBTI_MEM_PARAM, m->off_embed), N, C);
+    op->embedding_fwd(be, x0, a->tokens, W(m->off_embed), N, C);
     for (int l = 0; l < m->L; l++) {
         const sbti_layer_offsets *lo = &m->layer[l];
-        void *x = sbti_at(be, a->resid, SBTI_MEM_ACT, (size_t)l * N * C);      /* (N, C) */
-        void *xo = sbti_at(be, a->resid, SBTI_MEM_ACT, (size_t)(l + 1) * N * C); /* (N, C) */
-        void *ln1 = sbti_at(be, a->ln1, SBTI_MEM_ACT, (size_t)l * N * C);
-        float *rstd1 = sbti_at(be, a->rstd1, SBTI_MEM_F32, (size_t)l * N);
-        void *qkv = sbti_at(be, a->qkv, SBTI_MEM_ACT, (size_t)l * N * m->qkv_dim);
-        void *att = sbti_at(be, a->att, SBTI_MEM_ACT, (size_t)l * N * m->att_dim);
-        float *lse = sbti_at(be, a->lse, SBTI_MEM_F32, (size_t)l * N * m->nh);
-        void *mid = sbti_at(be, a->mid, SBTI_MEM_ACT, (size_t)l * N * C);
-        void *ln2 = sbti_at(be, a->ln2, SBTI_MEM_ACT, (size_t)l * N * C);
-        float *rstd2 = sbti_at(be, a->rstd2, SBTI_MEM_F32, (size_t)l * N);
-        void *gu = sbti_at(be, a->gu, SBTI_MEM_ACT, (size_t)l * N * 2 * I);
-        void *h = sbti_at(be, a->h, SBTI_MEM_ACT, (size_t)l * N * I);
-
-        op->rmsnorm_fwd(be, ln1, rstd1, x, sbti_at(be, m->w, SBTI_MEM_PARAM, lo->ln1), N, C, eps);
-        op->matmul_fwd(be, qkv, ln1, sbti_at(be, m->w, SBTI_MEM_PARAM, lo->qkv), NULL, N, C,
-                       m->qkv_dim);
-        op->rope_fwd(be, qkv, a->pos, m->inv_freq, N, m->nh, m->nkv, m->hd);
-        op->attention_fwd(be, att, lse, qkv, a->len, B, T, m->nh, m->nkv, m->hd);
-        op->matmul_fwd(be, mid, att, sbti_at(be, m->w, SBTI_MEM_PARAM, lo->o), x, N, m->att_dim, C);
-        op->rmsnorm_fwd(be, ln2, rstd2, mid, sbti_at(be, m->w, SBTI_MEM_PARAM, lo->ln2), N, C, eps);
-        op->matmul_fwd(be, gu, ln2, sbti_at(be, m->w, SBTI_MEM_PARAM, lo->gu), NULL, N, C, 2 * I);
-        op->swiglu_fwd(be, h, gu, N, I);
-        op->matmul_fwd(be, xo, h, sbti_at(be, m->w, SBTI_MEM_PARAM, lo->down), mid, N, I, C);
+        const layer_acts v = layer_view(m, l);
+        op->rmsnorm_fwd(be, v.ln1, v.rstd1, v.x, W(lo->ln1), N, C, eps);
+        op->matmul_fwd(be, v.qkv, v.ln1, W(lo->qkv), NULL, N, C, m->qkv_dim);
+        op->rope_fwd(be, v.qkv, a->pos, m->inv_freq, N, m->nh, m->nkv, m->hd);
+        op->attention_fwd(be, v.att, v.lse, v.qkv, a->len, B, T, m->nh, m->nkv, m->hd);
+        op->matmul_fwd(be, v.mid, v.att, W(lo->o), v.x, N, m->att_dim, C);
+        op->rmsnorm_fwd(be, v.ln2, v.rstd2, v.mid, W(lo->ln2), N, C, eps);
+        op->matmul_fwd(be, v.gu, v.ln2, W(lo->gu), NULL, N, C, 2 * I);
+        op->swiglu_fwd(be, v.h, v.gu, N, I);
+        op->matmul_fwd(be, v.xo, v.h, W(lo->down), v.mid, N, I, C);
     }
     void *xL = sbti_at(be, a->resid, SBTI_MEM_ACT, (size_t)m->L * N * C);
-    op->rmsnorm_fwd(be, a->lnf, a->rstdf, xL, sbti_at(be, m->w, SBTI_MEM_PARAM, m->off_norm), N,
-                    C, eps);
-    op->matmul_fwd(be, a->logits, a->lnf, sbti_at(be, m->w, SBTI_MEM_PARAM, m->off_lm_head), NULL,
-                   N, C, V);
+    op->rmsnorm_fwd(be, a->lnf, a->rstdf, xL, W(m->off_norm), N, C, eps);
+    op->matmul_fwd(be, a->logits, a->lnf, W(m->off_lm_head), NULL, N, C, V);
+#undef W
     a->has_targets = targets != NULL;
     if (targets) {
         op->cross_entropy(be, a->losses, a->logits, a->targets, N, V, 0.0f);
@@ -237,29 +256,19 @@ sbt_status sbti_model_backward(sbt_model *m, float dscale)
 
     for (int l = m->L - 1; l >= 0; l--) {
         const sbti_layer_offsets *lo = &m->layer[l];
-        void *x = sbti_at(be, a->resid, SBTI_MEM_ACT, (size_t)l * N * C);
-        void *ln1 = sbti_at(be, a->ln1, SBTI_MEM_ACT, (size_t)l * N * C);
-        float *rstd1 = sbti_at(be, a->rstd1, SBTI_MEM_F32, (size_t)l * N);
-        void *qkv = sbti_at(be, a->qkv, SBTI_MEM_ACT, (size_t)l * N * m->qkv_dim);
-        void *att = sbti_at(be, a->att, SBTI_MEM_ACT, (size_t)l * N * m->att_dim);
-        float *lse = sbti_at(be, a->lse, SBTI_MEM_F32, (size_t)l * N * m->nh);
-        void *mid = sbti_at(be, a->mid, SBTI_MEM_ACT, (size_t)l * N * C);
-        void *ln2 = sbti_at(be, a->ln2, SBTI_MEM_ACT, (size_t)l * N * C);
-        float *rstd2 = sbti_at(be, a->rstd2, SBTI_MEM_F32, (size_t)l * N);
-        void *gu = sbti_at(be, a->gu, SBTI_MEM_ACT, (size_t)l * N * 2 * I);
-        void *h = sbti_at(be, a->h, SBTI_MEM_ACT, (size_t)l * N * I);
-
+        const layer_acts v = layer_view(m, l);
         /* dresid holds d/dx'. The MLP branch: */
-        op->matmul_bwd(be, a->dmid, G(lo->down), a->dresid, h, W(lo->down), N, I, C);  /* dh */
-        op->swiglu_bwd(be, a->dbig, a->dmid, gu, N, I);                                  /* dgu */
-        op->matmul_bwd(be, a->dln, G(lo->gu), a->dbig, ln2, W(lo->gu), N, C, 2 * I);     /* dln2 */
-        op->rmsnorm_bwd(be, a->dresid, G(lo->ln2), a->dln, mid, W(lo->ln2), rstd2, N, C);
+        op->matmul_bwd(be, a->dmid, G(lo->down), a->dresid, v.h, W(lo->down), N, I, C); /* dh */
+        op->swiglu_bwd(be, a->dbig, a->dmid, v.gu, N, I);                                 /* dgu */
+        op->matmul_bwd(be, a->dln, G(lo->gu), a->dbig, v.ln2, W(lo->gu), N, C, 2 * I);    /* dln2 */
+        op->rmsnorm_bwd(be, a->dresid, G(lo->ln2), a->dln, v.mid, W(lo->ln2), v.rstd2, N, C);
         /* dresid now holds d/dmid. The attention branch: */
-        op->matmul_bwd(be, a->dmid, G(lo->o), a->dresid, att, W(lo->o), N, m->att_dim, C);
-        op->attention_bwd(be, a->dbig, a->dmid, qkv, att, lse, a->len, B, T, m->nh, m->nkv, m->hd);
+        op->matmul_bwd(be, a->dmid, G(lo->o), a->dresid, v.att, W(lo->o), N, m->att_dim, C);
+        op->attention_bwd(be, a->dbig, a->dmid, v.qkv, v.att, v.lse, a->len, B, T, m->nh, m->nkv,
+                          m->hd);
         op->rope_bwd(be, a->dbig, a->pos, m->inv_freq, N, m->nh, m->nkv, m->hd);
-        op->matmul_bwd(be, a->dln, G(lo->qkv), a->dbig, ln1, W(lo->qkv), N, C, m->qkv_dim);
-        op->rmsnorm_bwd(be, a->dresid, G(lo->ln1), a->dln, x, W(lo->ln1), rstd1, N, C);
+        op->matmul_bwd(be, a->dln, G(lo->qkv), a->dbig, v.ln1, W(lo->qkv), N, C, m->qkv_dim);
+        op->rmsnorm_bwd(be, a->dresid, G(lo->ln1), a->dln, v.x, W(lo->ln1), v.rstd1, N, C);
         /* dresid now holds d/dx */
     }
     /* torch's nn.Embedding(padding_idx=pad) gives the padding row no gradient from the lookup
