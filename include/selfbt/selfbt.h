@@ -15,5 +15,6 @@
 #include "selfbt/dataset.h"
 #include "selfbt/trainer.h"
 #include "selfbt/decoder.h"
+#include "selfbt/improve.h"
 
 #endif /* SELFBT_SELFBT_H */
