@@ -6,21 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli_args.h"
+#include "cli_data.h"
 #include "cli_progress.h"
 #include "selfbt/dataset.h"
 #include "selfbt/decoder.h"
 #include "selfbt/selfbt.h"
 
 #define PROG "selfbt-eval"
-
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* The problems: a file, or the split val / val_new of data_dir (val.jsonl / val_new.jsonl as
  * selfbt-data writes them, else the seed's val_backtrack.json cut in halves). */
@@ -30,9 +24,7 @@ static sbt_dataset *load_data(const char *data, const char *data_dir, char *name
     sbt_dataset_options_init(&o);
     o.require_search_path = 0;
     sbt_dataset *ds = NULL;
-    int split = strcmp(data, "val") == 0 ? 1 : strcmp(data, "val_new") == 0 ? 2 : 0;
-    char path[4096];
-    if (!split) {
+    if (strcmp(data, "val") != 0 && strcmp(data, "val_new") != 0) { /* a file */
         if (sbt_dataset_load(&ds, data, &o) != SBT_OK) {
             fprintf(stderr, PROG ": --data: %s\n", sbt_last_error());
             return NULL;
@@ -46,35 +38,7 @@ static sbt_dataset *load_data(const char *data, const char *data_dir, char *name
         return ds;
     }
     snprintf(name, cap, "%s", data);
-    snprintf(path, sizeof path, "%s/%s.jsonl", data_dir, data);
-    if (file_exists(path)) {
-        if (sbt_dataset_load(&ds, path, &o) != SBT_OK) {
-            fprintf(stderr, PROG ": %s\n", sbt_last_error());
-            return NULL;
-        }
-        return ds;
-    }
-    snprintf(path, sizeof path, "%s/val_backtrack.json", data_dir);
-    if (!file_exists(path)) {
-        fprintf(stderr,
-                PROG ": --data %s: neither %s/%s.jsonl nor %s/val_backtrack.json exists (set "
-                "--data_dir, or give a file)\n", data, data_dir, data, data_dir);
-        return NULL;
-    }
-    sbt_dataset *all = NULL, *val = NULL, *val_new = NULL;
-    if (sbt_dataset_load(&all, path, &o) != SBT_OK ||
-        sbt_dataset_seed_val_split(&val, &val_new, all) != SBT_OK) {
-        fprintf(stderr, PROG ": %s\n", sbt_last_error());
-        sbt_dataset_free(all);
-        return NULL;
-    }
-    sbt_dataset_free(all);
-    if (split == 1) {
-        sbt_dataset_free(val_new);
-        return val;
-    }
-    sbt_dataset_free(val);
-    return val_new;
+    return cli_load_split(PROG, data_dir, data);
 }
 
 static void json_str(FILE *f, const char *s, size_t n)

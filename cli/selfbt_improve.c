@@ -9,61 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli_args.h"
+#include "cli_data.h"
 #include "cli_progress.h"
 #include "selfbt/dataset.h"
 #include "selfbt/improve.h"
 #include "selfbt/selfbt.h"
 
 #define PROG "selfbt-improve"
-
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Split `which` (1 val, 2 val_new) of data_dir: val.jsonl / val_new.jsonl as selfbt-data writes
- * them, else the seed's val_backtrack.json cut in halves. */
-static sbt_dataset *load_split(const char *data_dir, int which)
-{
-    sbt_dataset_options o;
-    sbt_dataset_options_init(&o);
-    o.require_search_path = 0;
-    sbt_dataset *ds = NULL;
-    const char *name = which == 1 ? "val" : "val_new";
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.jsonl", data_dir, name);
-    if (file_exists(path)) {
-        if (sbt_dataset_load(&ds, path, &o) != SBT_OK) {
-            fprintf(stderr, PROG ": %s\n", sbt_last_error());
-            return NULL;
-        }
-        return ds;
-    }
-    snprintf(path, sizeof path, "%s/val_backtrack.json", data_dir);
-    if (!file_exists(path)) {
-        fprintf(stderr, PROG ": --data_dir %s: neither %s.jsonl nor val_backtrack.json is there "
-                "(make them with selfbt-data, or set --data_dir)\n", data_dir, name);
-        return NULL;
-    }
-    sbt_dataset *all = NULL, *val = NULL, *val_new = NULL;
-    if (sbt_dataset_load(&all, path, &o) != SBT_OK ||
-        sbt_dataset_seed_val_split(&val, &val_new, all) != SBT_OK) {
-        fprintf(stderr, PROG ": %s\n", sbt_last_error());
-        sbt_dataset_free(all);
-        return NULL;
-    }
-    sbt_dataset_free(all);
-    if (which == 1) {
-        sbt_dataset_free(val_new);
-        return val;
-    }
-    sbt_dataset_free(val);
-    return val_new;
-}
 
 /* Rows [offset, num) of ds (the seed's data[offset:num]); NULL and a message when empty. */
 static sbt_dataset *rows(sbt_dataset *ds, int64_t offset, int64_t num, const char *what)
@@ -254,7 +208,7 @@ int main(int argc, char **argv)
     sbt_backend *be = NULL;
     cli_progress prog;
     cli_progress_init(&prog, !quiet);
-    if (!(val_all = load_split(data_dir, 1)) || !(new_all = load_split(data_dir, 2)) ||
+    if (!(val_all = cli_load_split(PROG, data_dir, "val")) || !(new_all = cli_load_split(PROG, data_dir, "val_new")) ||
         !(val = rows(val_all, offset, num, "val")) ||
         !(val_new = rows(new_all, offset, num, "val_new")))
         goto done;
