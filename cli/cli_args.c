@@ -156,3 +156,15 @@ int cli_parse(const cli_spec *spec, int argc, char **argv)
     }
     return 0;
 }
+
+int cli_choice(const char *prog, const char *flag, const char *value, const char *const *names)
+{
+    int n = 0;
+    for (; names[n]; n++)
+        if (strcmp(value, names[n]) == 0)
+            return n;
+    fprintf(stderr, "%s: --%s: '%s' is not ", prog, flag, value);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s%s", names[i], i + 2 < n ? ", " : i + 2 == n ? " or " : "\n");
+    return -1;
+}

@@ -47,4 +47,8 @@ int cli_parse(const cli_spec *spec, int argc, char **argv);
 
 void cli_usage(const cli_spec *spec, FILE *out);
 
+/* The index of value among names (NULL-terminated), for a flag that takes one of a few words;
+ * -1 after printing "prog: --flag: 'value' is not a, b or c" to stderr. */
+int cli_choice(const char *prog, const char *flag, const char *value, const char *const *names);
+
 #endif /* SELFBT_CLI_ARGS_H */

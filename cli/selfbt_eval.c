@@ -127,33 +127,21 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": --decoder/--expansion: %s\n", sbt_last_error());
         return 2;
     }
-    sbt_countdown_verifier vmode;
-    if (strcmp(verifier, "reference") == 0)
-        vmode = SBT_VERIFY_REFERENCE;
-    else if (strcmp(verifier, "strict") == 0)
-        vmode = SBT_VERIFY_STRICT;
-    else {
-        fprintf(stderr, PROG ": --verifier: '%s' is not reference or strict\n", verifier);
+    static const char *const verifiers[] = {"reference", "strict", NULL};
+    static const char *const scorings[] = {"reference", "clean", NULL};
+    static const char *const widths[] = {"sqrt_b", "sqrt_n", "fixed", NULL};
+    static const sbt_countdown_verifier verifier_of[] = {SBT_VERIFY_REFERENCE, SBT_VERIFY_STRICT};
+    static const sbt_search_scoring scoring_of[] = {SBT_SCORE_REFERENCE, SBT_SCORE_CLEAN};
+    static const sbt_backtrack_width width_of[] = {SBT_WIDTH_SQRT_B, SBT_WIDTH_SQRT_N,
+                                                SBT_WIDTH_FIXED};
+    int iv = cli_choice(PROG, "verifier", verifier, verifiers);
+    int is = iv < 0 ? -1 : cli_choice(PROG, "scoring", scoring, scorings);
+    int iw = is < 0 ? -1 : cli_choice(PROG, "width", width, widths);
+    if (iw < 0)
         return 2;
-    }
-    if (strcmp(scoring, "reference") == 0)
-        dopt.scoring = SBT_SCORE_REFERENCE;
-    else if (strcmp(scoring, "clean") == 0)
-        dopt.scoring = SBT_SCORE_CLEAN;
-    else {
-        fprintf(stderr, PROG ": --scoring: '%s' is not reference or clean\n", scoring);
-        return 2;
-    }
-    if (strcmp(width, "sqrt_b") == 0)
-        dopt.width = SBT_WIDTH_SQRT_B;
-    else if (strcmp(width, "sqrt_n") == 0)
-        dopt.width = SBT_WIDTH_SQRT_N;
-    else if (strcmp(width, "fixed") == 0)
-        dopt.width = SBT_WIDTH_FIXED;
-    else {
-        fprintf(stderr, PROG ": --width: '%s' is not sqrt_b, sqrt_n or fixed\n", width);
-        return 2;
-    }
+    sbt_countdown_verifier vmode = verifier_of[iv];
+    dopt.scoring = scoring_of[is];
+    dopt.width = width_of[iw];
     sbt_backend_options bopt;
     sbt_backend_options_init(&bopt);
     if (sbt_backend_kind_parse(backend, &bopt.kind) != SBT_OK) {

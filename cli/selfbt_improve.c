@@ -137,49 +137,33 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": --protocol: %s\n", sbt_last_error());
         return 2;
     }
-    if (strcmp(data, "val") == 0)
-        io.transductive_splits = SBT_IMPROVE_SPLIT_SEEN;
-    else if (strcmp(data, "val_new") == 0)
-        io.transductive_splits = SBT_IMPROVE_SPLIT_NEW;
-    else if (strcmp(data, "both") == 0)
-        io.transductive_splits = SBT_IMPROVE_SPLIT_SEEN | SBT_IMPROVE_SPLIT_NEW;
-    else {
-        fprintf(stderr, PROG ": --data: '%s' is not val, val_new or both\n", data);
+    static const char *const datas[] = {"val", "val_new", "both", NULL};
+    static const char *const verifiers[] = {"reference", "strict", NULL};
+    static const char *const dtypes[] = {"f32", "bf16", "f16", "auto", NULL};
+    static const int32_t split_of[] = {SBT_IMPROVE_SPLIT_SEEN, SBT_IMPROVE_SPLIT_NEW,
+                                        SBT_IMPROVE_SPLIT_SEEN | SBT_IMPROVE_SPLIT_NEW};
+    static const sbt_countdown_verifier verifier_of[] = {SBT_VERIFY_REFERENCE, SBT_VERIFY_STRICT};
+    static const sbt_dtype dtype_of[] = {SBT_DTYPE_F32, SBT_DTYPE_BF16, SBT_DTYPE_F16,
+                                         SBT_DTYPE_AUTO};
+    int id = cli_choice(PROG, "data", data, datas);
+    int iv = id < 0 ? -1 : cli_choice(PROG, "verifier", verifier, verifiers);
+    int it = iv < 0 ? -1 : cli_choice(PROG, "save_dtype", save_dtype, dtypes);
+    if (it < 0)
         return 2;
-    }
-    if (strcmp(verifier, "reference") == 0)
-        io.verifier = SBT_VERIFY_REFERENCE;
-    else if (strcmp(verifier, "strict") == 0)
-        io.verifier = SBT_VERIFY_STRICT;
-    else {
-        fprintf(stderr, PROG ": --verifier: '%s' is not reference or strict\n", verifier);
-        return 2;
-    }
-    if (strcmp(save_dtype, "f32") == 0)
-        io.save_dtype = SBT_DTYPE_F32;
-    else if (strcmp(save_dtype, "bf16") == 0)
-        io.save_dtype = SBT_DTYPE_BF16;
-    else if (strcmp(save_dtype, "f16") == 0)
-        io.save_dtype = SBT_DTYPE_F16;
-    else if (strcmp(save_dtype, "auto") == 0)
-        io.save_dtype = SBT_DTYPE_AUTO;
-    else {
-        fprintf(stderr, PROG ": --save_dtype: '%s' is not f32, bf16, f16 or auto\n", save_dtype);
-        return 2;
-    }
+    io.transductive_splits = split_of[id];
+    io.verifier = verifier_of[iv];
+    io.save_dtype = dtype_of[it];
     sbt_decoder_options search;
     sbt_improve_search_defaults(&search);
     search.n = (int32_t)n;
     search.b = (int32_t)b;
     search.temperature = temperature;
-    if (strcmp(scoring, "reference") == 0)
-        search.scoring = SBT_SCORE_REFERENCE;
-    else if (strcmp(scoring, "clean") == 0)
-        search.scoring = SBT_SCORE_CLEAN;
-    else {
-        fprintf(stderr, PROG ": --scoring: '%s' is not reference or clean\n", scoring);
+    static const char *const scorings[] = {"reference", "clean", NULL};
+    static const sbt_search_scoring scoring_of[] = {SBT_SCORE_REFERENCE, SBT_SCORE_CLEAN};
+    int is = cli_choice(PROG, "scoring", scoring, scorings);
+    if (is < 0)
         return 2;
-    }
+    search.scoring = scoring_of[is];
     sbt_trainer_options train;
     sbt_improve_train_defaults(&train);
     if (sbt_lr_schedule_parse(schedule, &train.lr_scheduler_type) != SBT_OK) {
