@@ -17,6 +17,7 @@
 #include "selfbt/decoder.h"
 #include "selfbt/tokenizer.h"
 
+#include "backend_fixture.h"
 #include "check_main.h"
 
 static sbt_backend *be;
@@ -25,11 +26,7 @@ static const char *PROMPT = "###Question: numbers [1, 2, 3, 4]->target 12\n###Re
 
 static void setup(void)
 {
-    sbt_backend_options o;
-    sbt_backend_options_init(&o);
-    o.kind = SBT_BACKEND_CPU;
-    o.num_threads = 2;
-    ck_assert_int_eq(sbt_backend_create(&be, &o), SBT_OK);
+    be = test_backend(SBT_BACKEND_CPU, 2);
     ck_assert_int_eq(sbt_tokenizer_create_countdown(&tok), SBT_OK);
 }
 

@@ -18,6 +18,7 @@
 #include "selfbt/selfbt.h"
 #include "selfbt/trainer.h"
 
+#include "backend_fixture.h"
 #include "check_main.h"
 #include "tokenizer_fixture.h"
 
@@ -72,11 +73,7 @@ END_TEST
  * them, saved with its tokenizer as model0. */
 static void setup(void)
 {
-    sbt_backend_options bo;
-    sbt_backend_options_init(&bo);
-    bo.kind = SBT_BACKEND_CPU;
-    bo.num_threads = 2;
-    ck_assert_int_eq(sbt_backend_create(&be, &bo), SBT_OK);
+    be = test_backend(SBT_BACKEND_CPU, 2);
     ck_assert_int_eq(sbt_tokenizer_create_countdown(&tok), SBT_OK);
     sbt_countdown_options co;
     sbt_countdown_options_init(&co);

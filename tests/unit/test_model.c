@@ -16,16 +16,14 @@
 #include "model/model.h"
 #include "selfbt/model.h"
 
+#include "backend_fixture.h"
 #include "check_main.h"
 
 static sbt_backend *be;
 
 static void setup(void)
 {
-    sbt_backend_options o;
-    sbt_backend_options_init(&o);
-    o.kind = SBT_BACKEND_CPU;
-    ck_assert_int_eq(sbt_backend_create(&be, &o), SBT_OK);
+    be = test_backend(SBT_BACKEND_CPU, 0);
 }
 
 static void teardown(void)

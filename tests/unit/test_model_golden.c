@@ -18,6 +18,8 @@
 #include "model/model.h"
 #include "selfbt/model.h"
 
+#include "backend_fixture.h"
+
 
 static const char *const variants[] = {"llama_tiny_tied", "llama_tiny_untied"};
 
@@ -124,16 +126,6 @@ static double rel_err(const float *a, const float *b, size_t n)
     return sqrt(d / (r > 0 ? r : 1));
 }
 
-static sbt_backend *test_backend(void)
-{
-    sbt_backend_options o;
-    sbt_backend_options_init(&o);
-    o.kind = kind;
-    sbt_backend *be = NULL;
-    ck_assert_int_eq(sbt_backend_create(&be, &o), SBT_OK);
-    return be;
-}
-
 static sbt_model *load_model(sbt_backend *be, const golden *g)
 {
     char path[600];
@@ -168,7 +160,7 @@ START_TEST(logits_loss_and_gradients_match_transformers)
 {
     golden g;
     load_golden(&g, variants[_i]);
-    sbt_backend *be = test_backend();
+    sbt_backend *be = test_backend(kind, 0);
     sbt_model *m = load_model(be, &g);
     double loss_sum;
     int64_t n;
@@ -201,7 +193,7 @@ START_TEST(three_adamw_steps_match_torch)
 {
     golden g;
     load_golden(&g, variants[_i]);
-    sbt_backend *be = test_backend();
+    sbt_backend *be = test_backend(kind, 0);
     sbt_model *m = load_model(be, &g);
     for (int s = 1; s <= g.steps; s++) {
         double loss_sum, gn;
