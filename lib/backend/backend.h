@@ -58,6 +58,44 @@ typedef struct sbti_adamw_args {
 
 typedef struct sbti_backend sbti_backend;
 
+/* What select keeps of a row of logits x and how it orders it (transformers' warpers, SPEC §4.3).
+ *   lp(i)  = x[i] - logsumexp(x)                     (log-prob at temperature 1)
+ * !sample: every finite token is kept; key = lp        (greedy, beam search)
+ *  sample: temperature, then top-k, then top-p, as TemperatureLogitsWarper, TopKLogitsWarper and
+ *          TopPLogitsWarper do to a row: rank the tokens by x (equal x: the smaller id first);
+ *          top-k keeps the first max(top_k, min_keep); top-p keeps, of those, the first
+ *          max(min_keep, J), J = the number of ranks j whose probability mass ranked above j
+ *          (softmax of x / temperature over the top-k set) is below top_p;
+ *          key = lp / temperature + g, g = -log(-log(u)), u = sbti_select_uniform(seed, id):
+ *          the best key of a row is a draw from its warped distribution, and the k best keys,
+ *          each plus a per-row constant (a beam's score), are a draw without replacement
+ *          (Gumbel top-k) across rows.
+ * NaN logits count as -inf (never kept). */
+typedef struct sbti_select_args {
+    int sample;
+    float temperature; /* sample: > 0               */
+    int top_k;         /* sample: 0 = off           */
+    float top_p;       /* sample: >= 1 = off        */
+    int min_keep;      /* sample: >= 1              */
+    int k;             /* 1 .. SBTI_SELECT_MAX_K    */
+    int32_t extra_id;  /* 0 .. V-1, or -1: extra_lp not written */
+} sbti_select_args;
+
+#define SBTI_SELECT_MAX_K 512
+
+/* The uniform in (0, 1) behind a token's Gumbel noise: the top 24 bits of a SplitMix64 mix of
+ * seed + (id + 1) * 0x9E3779B97F4A7C15, plus one half, times 2^-24. Host and device compute it
+ * bit for bit alike. */
+static inline float sbti_select_uniform(uint64_t seed, int32_t id)
+{
+    uint64_t z = seed + (uint64_t)((int64_t)id + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return ((float)(z >> 40) + 0.5f) * (1.0f / 16777216.0f);
+}
+
+
 typedef struct sbti_backend_ops {
     void (*destroy)(sbti_backend *be);
 
@@ -162,6 +200,18 @@ typedef struct sbti_backend_ops {
     void (*gather_rows)(sbti_backend *be, void *out, const void *inp, const int32_t *idx, int N,
                         int C);
 
+    /* Next-token candidates of R rows of logits(R,V) ACT, so that a decoding step downloads a
+     * few numbers per row instead of V (sbti_select_args says what is kept and how it is
+     * ordered). Per row r:
+     *   ids(R,k) I32, lp(R,k) F32, key(R,k) F32: the min(k, kept) best kept tokens by key,
+     *     best first (equal keys: the smaller id first); the entries past them are id -1;
+     *   kept(R) I32: how many tokens the warpers keep (0 when the row has no finite logit);
+     *   extra_lp(R) F32 (may be NULL): log p(args->extra_id) at temperature 1.
+     * seeds(R,2) I32 hold each row's 64-bit noise seed (low word first); NULL when !sample. */
+    void (*select)(sbti_backend *be, int32_t *ids, float *lp, float *key, int32_t *kept,
+                   float *extra_lp, const void *logits, const int32_t *seeds, int R, int V,
+                   const struct sbti_select_args *args);
+
     /* ---- optimizer ------------------------------------------------------------------------ */
 
     /* Sum of squares of grad[0..n) GRAD, in double on the host (waits for queued work). */
@@ -176,6 +226,18 @@ typedef struct sbti_backend_ops {
      * otherwise; grad GRAD; m, v F32. */
     void (*adamw)(sbti_backend *be, void *param, float *master, const void *grad, float *m,
                   float *v, size_t n, const sbti_adamw_args *args);
+
+    /* ---- graphs (NULL where the backend has none) ------------------------------------------ */
+
+    /* Record the operations queued between graph_begin and graph_end, without running them, as
+     * a graph that graph_launch replays on the same buffers (whose contents may change between
+     * launches: uploads before a launch are seen by it). Nothing else (alloc, free, download,
+     * upload, sync, sumsq) may be called while recording. graph_end returns the recorded
+     * failure, if any, and *graph = NULL then. */
+    sbt_status (*graph_begin)(sbti_backend *be);
+    sbt_status (*graph_end)(sbti_backend *be, void **graph);
+    sbt_status (*graph_launch)(sbti_backend *be, void *graph);
+    void (*graph_free)(sbti_backend *be, void *graph); /* NULL-safe */
 } sbti_backend_ops;
 
 /* Every backend starts with this. */

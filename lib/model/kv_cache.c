@@ -266,9 +266,10 @@ static sbt_status place_tokens(sbti_kv_cache *kv, const int32_t *ids, const int3
     return st;
 }
 
-sbt_status sbti_kv_forward(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
-                           const int32_t *out_rows, int n_out, float *logits)
+sbt_status sbti_kv_forward_device(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
+                                  const int32_t *out_rows, int n_out, const void **logits)
 {
+    *logits = NULL;
     sbt_model *m = kv->m;
     sbti_backend *be = m->be;
     const sbti_backend_ops *op = be->ops;
@@ -351,5 +352,17 @@ sbt_status sbti_kv_forward(sbti_kv_cache *kv, const int32_t *ids, const int32_t 
     op->rmsnorm_fwd(be, kv->lnr, NULL, kv->xr, W(m->off_norm), n_out, C, eps);
     op->matmul_fwd(be, kv->logits, kv->lnr, W(m->off_lm_head), NULL, n_out, C, m->V);
 #undef W
-    return op->download(be, logits, kv->logits, SBTI_MEM_ACT, 0, (size_t)n_out * m->V);
+    *logits = kv->logits;
+    return SBT_OK;
+}
+
+sbt_status sbti_kv_forward(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
+                           const int32_t *out_rows, int n_out, float *logits)
+{
+    const void *dev;
+    sbt_status st = sbti_kv_forward_device(kv, ids, seq, n, out_rows, n_out, &dev);
+    if (st != SBT_OK || n_out == 0)
+        return st;
+    sbti_backend *be = kv->m->be;
+    return be->ops->download(be, logits, dev, SBTI_MEM_ACT, 0, (size_t)n_out * kv->m->V);
 }

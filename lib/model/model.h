@@ -184,5 +184,9 @@ void sbti_kv_seq_truncate(sbti_kv_cache *kv, int seq, int len);
  * sequence would pass max_len. */
 sbt_status sbti_kv_forward(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
                            const int32_t *out_rows, int n_out, float *logits);
+/* The same, leaving the logits on the device: *logits = (n_out, V) ACT owned by the cache,
+ * valid until its next forward. */
+sbt_status sbti_kv_forward_device(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
+                                  const int32_t *out_rows, int n_out, const void **logits);
 
 #endif /* SBTI_MODEL_MODEL_H */
