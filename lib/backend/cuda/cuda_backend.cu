@@ -299,6 +299,10 @@ static const sbti_backend_ops cuda_ops = {
     NULL, /* select: not yet */
     sbti_cuda_sumsq,
     sbti_cuda_adamw,
+    NULL, /* graph_begin: not yet */
+    NULL,
+    NULL,
+    NULL,
 };
 
 /* ---- creation ---------------------------------------------------------------------------- */
