@@ -61,6 +61,11 @@ void sbti_cpu_swiglu_bwd(sbti_backend *be, void *dgu, const void *dout, const vo
 void sbti_cpu_gather_rows(sbti_backend *be, void *out, const void *inp, const int32_t *idx, int N,
                           int C);
 
+/* cpu_select.c */
+void sbti_cpu_select(sbti_backend *be, int32_t *ids, float *lp, float *key, int32_t *kept,
+                     float *extra_lp, const void *logits, const int32_t *seeds, int R, int V,
+                     const sbti_select_args *args);
+
 /* cpu_matmul.c */
 void sbti_cpu_matmul_fwd(sbti_backend *be, void *out, const void *inp, const void *w,
                          const void *res, int N, int K, int M);

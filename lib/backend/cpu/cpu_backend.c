@@ -130,6 +130,7 @@ static const sbti_backend_ops cpu_ops = {
     .kv_store = sbti_cpu_kv_store,
     .attention_paged = sbti_cpu_attention_paged,
     .gather_rows = sbti_cpu_gather_rows,
+    .select = sbti_cpu_select,
     .sumsq = sbti_cpu_sumsq,
     .adamw = sbti_cpu_adamw,
 };
