@@ -16,10 +16,14 @@ sbt_status sbti_engine_init(sbti_engine *e, sbti_lm *lm, int32_t eos, double tem
     e->max_seqs = lm->max_seqs;
     e->max_len = lm->max_len;
     e->eos = eos;
-    e->warp_sample = (sbti_warp){.sample = 1, .temperature = temperature, .top_k = top_k,
-                                 .top_p = top_p, .min_keep = 2};
-    e->warp_sample1 = e->warp_sample;
-    e->warp_sample1.min_keep = 1;
+    e->temperature = temperature;
+    const sbti_select_args det = {.sample = 0, .k = 1, .extra_id = eos};
+    sbti_select_args smp = {.sample = 1, .temperature = (float)temperature, .top_k = top_k,
+                            .top_p = (float)top_p, .min_keep = 2, .k = 1, .extra_id = eos};
+    e->groups[SBTI_GROUP_DET] = det;
+    e->groups[SBTI_GROUP_BEAM_SAMPLE] = smp;
+    smp.min_keep = 1;
+    e->groups[SBTI_GROUP_SAMPLE] = smp;
     size_t n = (size_t)e->max_seqs * e->max_len;
     e->tok = malloc(sizeof *e->tok * n);
     e->lp = calloc(n, sizeof *e->lp);
@@ -47,9 +51,14 @@ void sbti_engine_release(sbti_engine *e)
     free(e->ids);
     free(e->seq);
     free(e->rows);
-    free(e->logits);
+    free(e->row_group);
+    free(e->row_seed);
+    free(e->c_kept);
+    free(e->c_extra);
+    free(e->c_ids);
+    free(e->c_lp);
+    free(e->c_key);
     free(e->cands);
-    sbti_rowbuf_free(&e->rowbuf);
     memset(e, 0, sizeof *e);
 }
 
@@ -263,28 +272,35 @@ static void slot_push(sbti_engine *e, int slot, int32_t id, float lp)
 }
 
 /* One step of HF beam search / beam-sample (transformers 4.47 _beam_search with
- * BeamSearchScorer, length_penalty 1, early_stopping False). */
-static sbt_status beam_step(sbti_engine *e, sbti_job *j, const float *logits)
+ * BeamSearchScorer, length_penalty 1, early_stopping False). Row r's candidates are at
+ * logits row base + r: its 2N best by lp, or by Gumbel key (a draw without replacement from
+ * softmax(beam score + processed score) across the rows, as HF's multinomial). */
+static sbt_status beam_step(sbti_engine *e, sbti_job *j, int base)
 {
-    const int N = j->n, V = e->V;
+    const int N = j->n, K = e->kmax;
     const int cur = e->len[j->rows[0].slot];
-    sbti_warp det = {.sample = 0, .keep = 2 * N};
-    const sbti_warp *w = j->sample ? &e->warp_sample : &det;
-    int nc = 0;
-    for (int r = 0; r < j->n_rows; r++) {
-        int before = nc;
-        if (sbti_row_candidates(logits + (size_t)r * V, V, w, &e->rowbuf, &e->cands, &nc,
-                                &e->cap_cands) < 0)
+    const double T = j->sample ? e->temperature : 1.0;
+    if (j->n_rows * 2 * N > e->cap_cands) {
+        sbti_cand *c = realloc(e->cands, sizeof *c * (size_t)j->n_rows * 2 * (size_t)N);
+        if (!c)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
-        for (int c = before; c < nc; c++) {
-            e->cands[c].parent = r;
-            e->cands[c].total = j->rows[r].score + e->cands[c].proc;
-        }
+        e->cands = c;
+        e->cap_cands = j->n_rows * 2 * N;
     }
     sbti_cand *cd = e->cands;
-    /* choose 2N: sampled without replacement (Gumbel top-k), or the best */
-    for (int c = 0; c < nc; c++)
-        cd[c].key = j->sample ? cd[c].total + sbti_gumbel(&j->rng) : cd[c].total;
+    int nc = 0;
+    for (int r = 0; r < j->n_rows; r++) {
+        const size_t o = (size_t)(base + r) * K;
+        for (int c = 0; c < 2 * N && c < K && e->c_ids[o + c] >= 0; c++) {
+            const double score = j->rows[r].score;
+            const float lp = e->c_lp[o + c];
+            cd[nc] = (sbti_cand){.id = e->c_ids[o + c], .parent = r, .lp = lp,
+                                 .total = score + lp / T};
+            cd[nc].key = j->sample ? score + e->c_key[o + c] : cd[nc].total;
+            nc++;
+        }
+    }
+    /* the 2N best keys (sampled without replacement, or the best), walked by total */
     qsort(cd, (size_t)nc, sizeof *cd, cand_by_key);
     int ns = nc < 2 * N ? nc : 2 * N;
     qsort(cd, (size_t)ns, sizeof *cd, cand_by_total);
@@ -368,23 +384,6 @@ static sbt_status beam_step(sbti_engine *e, sbti_job *j, const float *logits)
     return SBT_OK;
 }
 
-/* Picks one candidate of a row: the best (greedy) or a draw from softmax(proc). */
-static const sbti_cand *pick(sbti_job *j, const sbti_cand *c, int n)
-{
-    if (!j->sample)
-        return &c[0];
-    int best = 0;
-    double bk = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        double k = c[i].proc + sbti_gumbel(&j->rng);
-        if (k > bk) {
-            bk = k;
-            best = i;
-        }
-    }
-    return &c[best];
-}
-
 /* Ends row r of an independent job as a hypothesis (its slot goes with it). */
 static sbt_status indep_end(sbti_engine *e, sbti_job *j, int r, int eos, float eos_lp)
 {
@@ -398,30 +397,21 @@ static sbt_status indep_end(sbti_engine *e, sbti_job *j, int r, int eos, float e
     return hyp_add(e, j, s, 1, len, eos, eos_lp, n > 0 ? sum / n : 0.0);
 }
 
-static sbt_status indep_step(sbti_engine *e, sbti_job *j, const float *logits)
+/* Independent rows: each row's candidate is the best of its logits row (greedy) or a draw
+ * from its warped distribution (the best Gumbel key). The first step has one prefilled row,
+ * asked n times with n seeds: n draws, each row then a fork. */
+static sbt_status indep_step(sbti_engine *e, sbti_job *j, int base)
 {
-    const int V = e->V;
-    sbti_warp det = {.sample = 0, .keep = 1};
-    const sbti_warp *w = j->sample ? &e->warp_sample1 : &det;
-    if (!j->started) { /* one prefilled row: n draws from it, each row a fork */
+    const int K = e->kmax;
+    if (!j->started) {
         j->started = 1;
-        int nc = 0;
-        if (sbti_row_candidates(logits, V, w, &e->rowbuf, &e->cands, &nc, &e->cap_cands) < 0)
-            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
-        if (nc == 0) {
+        if (e->c_ids[(size_t)base * K] < 0) { /* no finite logit */
             sbti_slot_release(e, j->rows[0].slot);
             j->n_rows = 0;
             job_finish(e, j);
             return SBT_OK;
         }
         int src = j->rows[0].slot;
-        int32_t ids[j->n];
-        float lps[j->n];
-        for (int r = 0; r < j->n; r++) {
-            const sbti_cand *c = pick(j, e->cands, nc);
-            ids[r] = c->id;
-            lps[r] = c->lp;
-        }
         for (int r = 1; r < j->n; r++) {
             int s = sbti_slot_alloc(e);
             if (s < 0)
@@ -429,55 +419,32 @@ static sbt_status indep_step(sbti_engine *e, sbti_job *j, const float *logits)
             sbti_slot_fork(e, s, src);
             j->rows[j->n_rows++] = (sbti_row){s, 0.0};
         }
-        for (int r = 0; r < j->n; r++) {
-            j->generated++;
-            if (ids[r] == e->eos)
-                continue;
-            slot_push(e, j->rows[r].slot, ids[r], lps[r]);
-        }
-        int kept = 0;
-        for (int r = 0; r < j->n_rows; r++) {
-            sbt_status st = SBT_OK;
-            int s = j->rows[r].slot;
-            if (ids[r] == e->eos)
-                st = indep_end(e, j, r, 1, lps[r]);
-            else if (e->len[s] >= j->limit)
-                st = indep_end(e, j, r, 0, 0.0f);
-            else
-                j->rows[kept++] = j->rows[r];
-            if (st != SBT_OK)
-                return st;
-        }
-        j->n_rows = kept;
-    } else {
-        int kept = 0;
-        for (int r = 0; r < j->n_rows; r++) {
-            int nc = 0;
-            if (sbti_row_candidates(logits + (size_t)r * V, V, w, &e->rowbuf, &e->cands, &nc,
-                                    &e->cap_cands) < 0)
-                return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
-            sbt_status st = SBT_OK;
-            int s = j->rows[r].slot;
-            if (nc == 0) {
-                st = indep_end(e, j, r, 0, 0.0f);
-            } else {
-                const sbti_cand *c = pick(j, e->cands, nc);
-                j->generated++;
-                if (c->id == e->eos) {
-                    st = indep_end(e, j, r, 1, c->lp);
-                } else {
-                    slot_push(e, s, c->id, c->lp);
-                    if (e->len[s] >= j->limit)
-                        st = indep_end(e, j, r, 0, 0.0f);
-                    else
-                        j->rows[kept++] = j->rows[r];
-                }
-            }
-            if (st != SBT_OK)
-                return st;
-        }
-        j->n_rows = kept;
     }
+    int kept = 0;
+    for (int r = 0; r < j->n_rows; r++) {
+        const size_t o = (size_t)(base + r) * K;
+        const int32_t id = e->c_ids[o];
+        const float lp = e->c_lp[o];
+        sbt_status st = SBT_OK;
+        int s = j->rows[r].slot;
+        if (id < 0) {
+            st = indep_end(e, j, r, 0, 0.0f);
+        } else {
+            j->generated++;
+            if (id == e->eos) {
+                st = indep_end(e, j, r, 1, lp);
+            } else {
+                slot_push(e, s, id, lp);
+                if (e->len[s] >= j->limit)
+                    st = indep_end(e, j, r, 0, 0.0f);
+                else
+                    j->rows[kept++] = j->rows[r];
+            }
+        }
+        if (st != SBT_OK)
+            return st;
+    }
+    j->n_rows = kept;
     if (j->n_rows == 0)
         job_finish(e, j);
     return SBT_OK;
@@ -485,7 +452,7 @@ static sbt_status indep_step(sbti_engine *e, sbti_job *j, const float *logits)
 
 /* ---- the step ---------------------------------------------------------------------------- */
 
-static sbt_status ensure_step(sbti_engine *e, int n_tok, int n_rows)
+static sbt_status ensure_step(sbti_engine *e, int n_tok, int n_rows, int kmax)
 {
     if (n_tok > e->cap_tok) {
         int cap = n_tok > 2 * e->cap_tok ? n_tok : 2 * e->cap_tok;
@@ -500,18 +467,64 @@ static sbt_status ensure_step(sbti_engine *e, int n_tok, int n_rows)
         e->cap_tok = cap;
     }
     if (n_rows > e->cap_rows) {
-        int cap = n_rows > 2 * e->cap_rows ? n_rows : 2 * e->cap_rows;
-        int32_t *a = realloc(e->rows, sizeof *a * (size_t)cap);
-        if (!a)
+        size_t cap = (size_t)(n_rows > 2 * e->cap_rows ? n_rows : 2 * e->cap_rows);
+        int32_t *a = realloc(e->rows, sizeof *a * cap);
+        if (a)
+            e->rows = a;
+        uint8_t *g = realloc(e->row_group, sizeof *g * cap);
+        if (g)
+            e->row_group = g;
+        uint64_t *sd = realloc(e->row_seed, sizeof *sd * cap);
+        if (sd)
+            e->row_seed = sd;
+        int32_t *kp = realloc(e->c_kept, sizeof *kp * cap);
+        if (kp)
+            e->c_kept = kp;
+        float *x = realloc(e->c_extra, sizeof *x * cap);
+        if (x)
+            e->c_extra = x;
+        if (!a || !g || !sd || !kp || !x)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
-        e->rows = a;
-        float *l = realloc(e->logits, sizeof *l * (size_t)cap * (size_t)e->V);
-        if (!l)
-            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory (%d logits rows)", cap);
-        e->logits = l;
-        e->cap_rows = cap;
+        e->cap_rows = (int)cap;
+    }
+    size_t need = (size_t)n_rows * (size_t)kmax;
+    if (need > e->cap_c) {
+        size_t cap = need > 2 * e->cap_c ? need : 2 * e->cap_c;
+        int32_t *id = realloc(e->c_ids, sizeof *id * cap);
+        if (id)
+            e->c_ids = id;
+        float *lp = realloc(e->c_lp, sizeof *lp * cap);
+        if (lp)
+            e->c_lp = lp;
+        float *key = realloc(e->c_key, sizeof *key * cap);
+        if (key)
+            e->c_key = key;
+        if (!id || !lp || !key)
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory (%zu candidates)", cap);
+        e->cap_c = cap;
     }
     return SBT_OK;
+}
+
+/* What a running job asks of each of its output rows: a selection group and how many
+ * candidates. */
+static int job_group(const sbti_job *j)
+{
+    if (!j->sample)
+        return SBTI_GROUP_DET;
+    return j->kind == SBTI_JOB_BEAM ? SBTI_GROUP_BEAM_SAMPLE : SBTI_GROUP_SAMPLE;
+}
+
+static int job_k(const sbti_job *j)
+{
+    return j->kind == SBTI_JOB_BEAM ? 2 * j->n : 1;
+}
+
+/* Output rows of a running job this step: one per row, or n of its one prefilled row when an
+ * independent job starts (n draws). */
+static int job_out_rows(const sbti_job *j)
+{
+    return (j->kind == SBTI_JOB_INDEP && !j->started) ? j->n : j->n_rows;
 }
 
 /* First position a padding hypothesis needs logits for, and where its feed starts. */
@@ -527,18 +540,22 @@ static void pad_plan(sbti_engine *e, const sbti_hyp *y, int L, int *q0, int *fro
 sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
 {
     /* count */
-    int n_tok = 0, n_out = 0;
+    int n_tok = 0, n_out = 0, kmax = 1, gk[SBTI_N_GROUPS] = {1, 1, 1};
     for (int i = 0; i < n_jobs; i++) {
         sbti_job *j = jobs[i];
         if (j->phase == SBTI_JOB_RUN) {
+            if (j->n_rows == 0)
+                continue;
             for (int r = 0; r < j->n_rows; r++) {
                 int s = j->rows[r].slot;
                 if (e->recompute)
                     kv_keep(e, s, 0);
                 kv_keep(e, s, e->len[s] - 1);
                 n_tok += e->len[s] - e->kv_len[s];
-                n_out++;
             }
+            n_out += job_out_rows(j);
+            int g = job_group(j), k = job_k(j);
+            gk[g] = k > gk[g] ? k : gk[g];
         } else if (j->phase == SBTI_JOB_PAD) {
             for (int h = 0; h < j->n_hyps; h++) {
                 const sbti_hyp *y = &j->hyps[h];
@@ -554,15 +571,25 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
     }
     if (n_tok == 0)
         return SBT_OK;
-    sbt_status st = ensure_step(e, n_tok, n_out);
+    for (int g = 0; g < SBTI_N_GROUPS; g++) {
+        if (gk[g] > SBTI_SELECT_MAX_K)
+            return sbti_fail(SBT_E_INVALID_ARGUMENT, "decoder: %d candidates per row (at most %d)",
+                             gk[g], SBTI_SELECT_MAX_K);
+        e->groups[g].k = gk[g];
+        kmax = gk[g] > kmax ? gk[g] : kmax;
+    }
+    sbt_status st = ensure_step(e, n_tok, n_out, kmax);
     if (st != SBT_OK)
         return st;
+    e->kmax = kmax;
     /* fill */
     int t = 0, o = 0;
     for (int i = 0; i < n_jobs; i++) {
         sbti_job *j = jobs[i];
         j->out_base = o;
         if (j->phase == SBTI_JOB_RUN) {
+            if (j->n_rows == 0)
+                continue;
             for (int r = 0; r < j->n_rows; r++) {
                 int s = j->rows[r].slot;
                 const int32_t *tk = sbti_slot_tokens(e, s);
@@ -570,8 +597,12 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
                     e->ids[t] = tk[p];
                     e->seq[t++] = s;
                 }
-                e->rows[o++] = t - 1;
                 e->kv_len[s] = e->len[s];
+                for (int q = 0; q < (job_out_rows(j) == j->n_rows ? 1 : j->n); q++) {
+                    e->rows[o] = t - 1;
+                    e->row_group[o] = (uint8_t)job_group(j);
+                    e->row_seed[o++] = j->sample ? sbti_rng_next(&j->rng) : 0;
+                }
             }
         } else if (j->phase == SBTI_JOB_PAD) {
             for (int h = 0; h < j->n_hyps; h++) {
@@ -584,47 +615,45 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
                 for (int p = from; p < j->L - 1; p++) {
                     e->ids[t] = p < y->len ? tk[p] : e->eos;
                     e->seq[t] = y->slot;
-                    if (p + 1 >= q0)
-                        e->rows[o++] = t;
+                    if (p + 1 >= q0) {
+                        e->rows[o] = t;
+                        e->row_group[o] = SBTI_GROUP_DET;
+                        e->row_seed[o++] = 0;
+                    }
                     t++;
                 }
                 e->kv_len[y->slot] = j->L - 1;
             }
         }
     }
-    st = e->lm->vt->forward(e->lm, e->ids, e->seq, n_tok, e->rows, n_out, e->logits);
+    sbti_lm_select sel = {.groups = e->groups, .n_groups = SBTI_N_GROUPS, .kmax = kmax,
+                          .group = e->row_group, .seed = e->row_seed, .ids = e->c_ids,
+                          .lp = e->c_lp, .key = e->c_key, .kept = e->c_kept,
+                          .extra_lp = e->c_extra};
+    st = e->lm->vt->forward(e->lm, e->ids, e->seq, n_tok, e->rows, n_out, &sel);
     e->forward_calls++;
     e->forward_tokens += n_tok;
     if (st != SBT_OK)
         return st;
-    /* each job's selection */
+    /* each job's choice */
     for (int i = 0; i < n_jobs; i++) {
         sbti_job *j = jobs[i];
-        const float *lg = e->logits + (size_t)j->out_base * e->V;
         if (j->phase == SBTI_JOB_RUN) {
             if (j->n_rows == 0)
                 continue;
-            st = j->kind == SBTI_JOB_BEAM ? beam_step(e, j, lg) : indep_step(e, j, lg);
+            st = j->kind == SBTI_JOB_BEAM ? beam_step(e, j, j->out_base)
+                                          : indep_step(e, j, j->out_base);
             if (st != SBT_OK)
                 return st;
         } else if (j->phase == SBTI_JOB_PAD) {
-            int k = 0;
+            int k = j->out_base;
             for (int h = 0; h < j->n_hyps; h++) {
                 sbti_hyp *y = &j->hyps[h];
                 int q0, from;
                 pad_plan(e, y, j->L, &q0, &from);
                 (void)from;
-                for (int q = q0; q <= j->L - 1; q++, k++) {
-                    const float *x = lg + (size_t)k * e->V;
-                    double mx = -INFINITY, s = 0;
-                    for (int v = 0; v < e->V; v++)
-                        if (x[v] > mx)
-                            mx = x[v];
-                    for (int v = 0; v < e->V; v++)
-                        if (x[v] > -INFINITY)
-                            s += exp(x[v] - mx);
-                    y->pad_lp += x[e->eos] - (mx + log(s));
-                }
+                for (int q = q0; q <= j->L - 1; q++, k++)
+                    y->pad_lp += e->c_extra[k];
                 sbti_slot_truncate(e, y->slot, y->len);
             }
             j->phase = SBTI_JOB_DONE;

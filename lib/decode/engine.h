@@ -4,10 +4,11 @@
  * or n independent rows (greedy, sampling). The engine owns sequence slots (a KV sequence in the
  * logits source plus the host copy of its tokens and their temperature-1 log-probabilities)
  * and advances every active job by one token per step, all of them in one forward call: the
- * rows' pending tokens go in, one logits row per live row comes out. Beams are reordered by
+ * rows' pending tokens go in, a few next-token candidates per live row come out (select of
+ * backend.h: greedy and beam search take the best, sampling takes the best Gumbel keys, whose
+ * noise seeds each job draws from its own random stream). Beams are reordered by
  * forking slots by index; a finished hypothesis keeps its slot (a fork, sharing pages) so the
- * search can roll it back by truncation. Each job draws from its own random stream, so results
- * do not depend on which jobs share a step. */
+ * search can roll it back by truncation. Results do not depend on which jobs share a step. */
 #ifndef SBTI_DECODE_ENGINE_H
 #define SBTI_DECODE_ENGINE_H
 
@@ -15,7 +16,6 @@
 
 #include "core/rng.h"
 #include "decode/lm.h"
-#include "decode/sampler.h"
 
 typedef enum sbti_job_kind {
     SBTI_JOB_BEAM = 0, /* HF beam search; `sample` selects beam-sample */
@@ -23,6 +23,19 @@ typedef enum sbti_job_kind {
 } sbti_job_kind;
 
 typedef enum sbti_job_phase { SBTI_JOB_RUN = 0, SBTI_JOB_PAD = 1, SBTI_JOB_DONE = 2 } sbti_job_phase;
+
+/* A candidate continuation of a beam (beam_step). */
+typedef struct sbti_cand {
+    int32_t id;
+    int32_t parent; /* the row it extends                        */
+    float lp;       /* log p at temperature 1                    */
+    double total;   /* beam score + processed score (lp / T)     */
+    double key;     /* total, or beam score + Gumbel key (sample) */
+} sbti_cand;
+
+/* The selection groups of a step (sbti_lm_select): deterministic, and sampling with the
+ * min_keep of beam-sample (2) and of independent rows (1). */
+enum { SBTI_GROUP_DET = 0, SBTI_GROUP_BEAM_SAMPLE = 1, SBTI_GROUP_SAMPLE = 2, SBTI_N_GROUPS = 3 };
 
 typedef struct sbti_hyp {
     int slot;         /* owns a slot until taken (-1 then)                           */
@@ -67,8 +80,8 @@ typedef struct sbti_engine {
     sbti_lm *lm;
     int V, max_seqs, max_len;
     int32_t eos;
-    sbti_warp warp_sample; /* temperature, top-k, top-p, min_keep 2 (beam) */
-    sbti_warp warp_sample1;/* the same with min_keep 1 (independent rows)  */
+    double temperature;
+    sbti_select_args groups[SBTI_N_GROUPS]; /* k set per step */
     int recompute;         /* tests: refeed every sequence from scratch     */
     /* slots */
     int32_t *tok;          /* [max_seqs * max_len] */
@@ -79,11 +92,16 @@ typedef struct sbti_engine {
     /* step scratch */
     int32_t *ids, *seq, *rows;
     int cap_tok, cap_rows;
-    float *logits;
-    size_t cap_logits;
+    uint8_t *row_group;    /* [cap_rows] */
+    uint64_t *row_seed;    /* [cap_rows] */
+    int32_t *c_kept;       /* [cap_rows] */
+    float *c_extra;        /* [cap_rows] log p(EOS) */
+    int32_t *c_ids;        /* [cap_c] candidates: kmax per row */
+    float *c_lp, *c_key;   /* [cap_c] */
+    size_t cap_c;
+    int kmax;
     sbti_cand *cands;
     int cap_cands;
-    sbti_rowbuf rowbuf;
     /* stats */
     int64_t forward_tokens, forward_calls;
 } sbti_engine;

@@ -1,5 +1,7 @@
-/* lm.c — the two next-token logits sources of lm.h: the model's paged KV cache, and a caller's
- * function of whole token histories. */
+/* lm.c — the two next-token candidate sources of lm.h: the model's paged KV cache (selection on
+ * the model's backend, next to the logits), and a caller's function of whole token histories
+ * (selection on the host). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,12 +14,134 @@
 typedef struct lm_kv {
     sbti_lm base;
     sbti_kv_cache *kv;
+    sbti_backend *be;
+    /* per-call scratch: output rows ordered by group, and the backend's answers */
+    int cap_rows, cap_c;
+    int32_t *perm, *prow;  /* [cap_rows] */
+    int32_t *seeds;        /* [2 * cap_rows] */
+    int32_t *hi;           /* [cap_c + cap_rows]: ids of every group's block, then kept */
+    float *hf;             /* [2 * cap_c + cap_rows]: lp, key, then extra_lp */
+    int32_t *d_seeds, *d_i;
+    float *d_f;
 } lm_kv;
 
-static sbt_status kv_forward(sbti_lm *lm, const int32_t *ids, const int32_t *seq, int n,
-                             const int32_t *out_rows, int n_out, float *logits)
+static void kv_scratch_free(lm_kv *lm)
 {
-    return sbti_kv_forward(((lm_kv *)lm)->kv, ids, seq, n, out_rows, n_out, logits);
+    free(lm->perm);
+    free(lm->prow);
+    free(lm->seeds);
+    free(lm->hi);
+    free(lm->hf);
+    lm->be->ops->free(lm->be, lm->d_seeds);
+    lm->be->ops->free(lm->be, lm->d_i);
+    lm->be->ops->free(lm->be, lm->d_f);
+    lm->perm = lm->prow = lm->seeds = lm->hi = lm->d_seeds = lm->d_i = NULL;
+    lm->hf = lm->d_f = NULL;
+    lm->cap_rows = lm->cap_c = 0;
+}
+
+/* Room for n_out rows whose candidate blocks hold n_c entries in all. */
+static sbt_status kv_scratch(lm_kv *lm, int n_out, size_t n_c)
+{
+    if (n_out <= lm->cap_rows && n_c <= (size_t)lm->cap_c)
+        return SBT_OK;
+    size_t rows = (size_t)(n_out > 2 * lm->cap_rows ? n_out : 2 * lm->cap_rows);
+    size_t c = n_c > 2 * (size_t)lm->cap_c ? n_c : 2 * (size_t)lm->cap_c;
+    if (c > INT32_MAX / 4)
+        return sbti_fail(SBT_E_INVALID_ARGUMENT, "decoder: %zu candidates in one step", c);
+    kv_scratch_free(lm);
+    sbti_backend *be = lm->be;
+    lm->perm = malloc(sizeof(int32_t) * rows);
+    lm->prow = malloc(sizeof(int32_t) * rows);
+    lm->seeds = malloc(sizeof(int32_t) * 2 * rows);
+    lm->hi = malloc(sizeof(int32_t) * (c + rows));
+    lm->hf = malloc(sizeof(float) * (2 * c + rows));
+    if (!lm->perm || !lm->prow || !lm->seeds || !lm->hi || !lm->hf) {
+        kv_scratch_free(lm);
+        return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+    }
+    sbt_status st = be->ops->alloc(be, (void **)&lm->d_seeds, SBTI_MEM_I32, 2 * rows);
+    if (st == SBT_OK)
+        st = be->ops->alloc(be, (void **)&lm->d_i, SBTI_MEM_I32, c + rows);
+    if (st == SBT_OK)
+        st = be->ops->alloc(be, (void **)&lm->d_f, SBTI_MEM_F32, 2 * c + rows);
+    if (st != SBT_OK) {
+        kv_scratch_free(lm);
+        return st;
+    }
+    lm->cap_rows = (int)rows;
+    lm->cap_c = (int)c;
+    return SBT_OK;
+}
+
+/* The forward leaves the logits on the backend; each group's rows (made contiguous by
+ * ordering the output rows by group) go through select there, and two downloads bring back
+ * every row's candidates. */
+static sbt_status kv_forward(sbti_lm *base, const int32_t *ids, const int32_t *seq, int n,
+                             const int32_t *out_rows, int n_out, sbti_lm_select *sel)
+{
+    lm_kv *lm = (lm_kv *)base;
+    sbti_backend *be = lm->be;
+    int count[256] = {0}, first[256];
+    size_t n_c = 0;
+    for (int r = 0; r < n_out; r++)
+        count[sel->group[r]]++;
+    for (int g = 0; g < sel->n_groups; g++)
+        n_c += (size_t)count[g] * (size_t)sel->groups[g].k;
+    sbt_status st = kv_scratch(lm, n_out, n_c);
+    if (st != SBT_OK)
+        return st;
+    first[0] = 0;
+    for (int g = 1; g < sel->n_groups; g++)
+        first[g] = first[g - 1] + count[g - 1];
+    for (int r = 0; r < n_out; r++) {
+        int k = first[sel->group[r]]++;
+        lm->perm[k] = r;
+        lm->prow[k] = out_rows[r];
+        lm->seeds[2 * k] = (int32_t)(uint32_t)sel->seed[r];
+        lm->seeds[2 * k + 1] = (int32_t)(uint32_t)(sel->seed[r] >> 32);
+    }
+    const void *logits;
+    st = sbti_kv_forward_device(lm->kv, ids, seq, n, lm->prow, n_out, &logits);
+    if (st != SBT_OK || n_out == 0)
+        return st;
+    st = be->ops->upload(be, lm->d_seeds, SBTI_MEM_I32, 0, lm->seeds, SBTI_F32,
+                         (size_t)2 * n_out);
+    if (st != SBT_OK)
+        return st;
+    const int V = base->n_vocab;
+    size_t row = 0, c = 0;
+    for (int g = 0; g < sel->n_groups; g++) {
+        if (count[g] == 0)
+            continue;
+        const sbti_select_args *a = &sel->groups[g];
+        be->ops->select(be, lm->d_i + c, lm->d_f + c, lm->d_f + n_c + c, lm->d_i + n_c + row,
+                        lm->d_f + 2 * n_c + row, sbti_at(be, logits, SBTI_MEM_ACT, row * V),
+                        a->sample ? lm->d_seeds + 2 * row : NULL, count[g], V, a);
+        row += (size_t)count[g];
+        c += (size_t)count[g] * (size_t)a->k;
+    }
+    st = be->ops->download(be, lm->hi, lm->d_i, SBTI_MEM_I32, 0, n_c + (size_t)n_out);
+    if (st == SBT_OK)
+        st = be->ops->download(be, lm->hf, lm->d_f, SBTI_MEM_F32, 0, 2 * n_c + (size_t)n_out);
+    if (st != SBT_OK)
+        return st;
+    /* back to the caller's row order, blocks of kmax */
+    row = c = 0;
+    for (int g = 0; g < sel->n_groups; g++) {
+        const int k = sel->groups[g].k;
+        for (int i = 0; i < count[g]; i++, row++, c += (size_t)k) {
+            const size_t o = (size_t)lm->perm[row] * sel->kmax;
+            for (int j = 0; j < sel->kmax; j++) {
+                sel->ids[o + j] = j < k ? lm->hi[c + j] : -1;
+                sel->lp[o + j] = j < k ? lm->hf[c + j] : -INFINITY;
+                sel->key[o + j] = j < k ? lm->hf[n_c + c + j] : -INFINITY;
+            }
+            sel->kept[lm->perm[row]] = lm->hi[n_c + row];
+            sel->extra_lp[lm->perm[row]] = lm->hf[2 * n_c + row];
+        }
+    }
+    return SBT_OK;
 }
 
 static void kv_fork(sbti_lm *lm, int dst, int src)
@@ -30,9 +154,11 @@ static void kv_truncate(sbti_lm *lm, int seq, int len)
     sbti_kv_seq_truncate(((lm_kv *)lm)->kv, seq, len);
 }
 
-static void kv_destroy(sbti_lm *lm)
+static void kv_destroy(sbti_lm *base)
 {
-    sbti_kv_free(((lm_kv *)lm)->kv);
+    lm_kv *lm = (lm_kv *)base;
+    kv_scratch_free(lm);
+    sbti_kv_free(lm->kv);
     free(lm);
 }
 
@@ -53,6 +179,7 @@ sbt_status sbti_lm_kv_create(sbti_lm **out, sbt_model *m, int max_seqs, int max_
         free(lm);
         return st;
     }
+    lm->be = m->be;
     lm->base.vt = &kv_vt;
     lm->base.n_vocab = m->V;
     lm->base.max_seqs = max_seqs;
@@ -72,12 +199,42 @@ typedef struct lm_fn {
     const sbt_token **seqs;
     int32_t *lens, *pos;
     int cap;
+    float *logits; /* [cap_out * n_vocab] */
+    int cap_out;
 } lm_fn;
 
+/* select (backend.h) of each row of host logits, on the host, into blocks of kmax. */
+static sbt_status select_rows(const float *logits, int n_out, int V, sbti_lm_select *sel)
+{
+    for (int r = 0; r < n_out; r++) {
+        const sbti_select_args *a = &sel->groups[sel->group[r]];
+        const size_t o = (size_t)r * sel->kmax;
+        int32_t seed[2] = {(int32_t)(uint32_t)sel->seed[r], (int32_t)(uint32_t)(sel->seed[r] >> 32)};
+        if (sbti_select_check(a, 1, V) != SBT_OK)
+            return sbti_fail(SBT_E_INTERNAL, "decoder: bad selection (k %d of %d)", a->k, V);
+        if (sbti_select_host(sel->ids + o, sel->lp + o, sel->key + o, sel->kept + r,
+                             sel->extra_lp + r, logits + (size_t)r * V, seed, 1, V, a) != 0)
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+        for (int j = a->k; j < sel->kmax; j++) {
+            sel->ids[o + j] = -1;
+            sel->lp[o + j] = sel->key[o + j] = -INFINITY;
+        }
+    }
+    return SBT_OK;
+}
+
 static sbt_status fn_forward(sbti_lm *base, const int32_t *ids, const int32_t *seq, int n,
-                             const int32_t *out_rows, int n_out, float *logits)
+                             const int32_t *out_rows, int n_out, sbti_lm_select *sel)
 {
     lm_fn *lm = (lm_fn *)base;
+    if (n_out > lm->cap_out) {
+        float *l = realloc(lm->logits, sizeof *l * (size_t)n_out * (size_t)base->n_vocab);
+        if (!l)
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory (%d logits rows)", n_out);
+        lm->logits = l;
+        lm->cap_out = n_out;
+    }
+    float *logits = lm->logits;
     if (n > lm->cap) {
         int cap = n > 2 * lm->cap ? n : 2 * lm->cap;
         const sbt_token **s = realloc(lm->seqs, sizeof *s * (size_t)cap);
@@ -115,7 +272,7 @@ static sbt_status fn_forward(sbti_lm *base, const int32_t *ids, const int32_t *s
     }
     if (n_out > 0 && lm->cb.next_logits(lm->cb.user_data, lm->seqs, lm->lens, n_out, logits) != 0)
         return sbti_fail(SBT_E_BACKEND, "decoder: the next-token callback failed");
-    return SBT_OK;
+    return select_rows(logits, n_out, base->n_vocab, sel);
 }
 
 static void fn_fork(sbti_lm *base, int dst, int src)
@@ -145,6 +302,7 @@ static void fn_destroy(sbti_lm *base)
     free(lm->seqs);
     free(lm->lens);
     free(lm->pos);
+    free(lm->logits);
     free(lm);
 }
 
