@@ -115,7 +115,7 @@ typedef struct sbt_decoder_options {
                                      >0: at most that many new tokens per expansion           */
     uint64_t seed;                /* 4: the seed's torch.manual_seed                           */
     int32_t batch;                /* 16: prompts decoded together                              */
-    int32_t page_size;            /* 16: KV-cache page (positions)                             */
+    int32_t page_size;            /* 1: KV-cache page (positions); see docs/decode.md           */
     int64_t kv_pages;             /* 0: enough pages that the cache never runs out            */
     int32_t verify_candidates;    /* 0; 1: drop candidates the verify hook rejects            */
     const sbt_search_hooks *hooks;/* NULL: Countdown's (copied at create)                      */

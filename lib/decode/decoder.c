@@ -49,7 +49,7 @@ void sbt_decoder_options_init(sbt_decoder_options *o)
     o->top_k = 50;
     o->seed = 4;
     o->batch = 16;
-    o->page_size = 16;
+    o->page_size = 1; /* beams part at every token: pages of one position are never copied */
 }
 
 static const char *const strategy_names[] = {"greedy", "beam", "beam_sample", "sample",

@@ -280,29 +280,41 @@ static sbt_status beam_step(sbti_engine *e, sbti_job *j, int base)
     const int N = j->n, K = e->kmax;
     const int cur = e->len[j->rows[0].slot];
     const double T = j->sample ? e->temperature : 1.0;
-    if (j->n_rows * 2 * N > e->cap_cands) {
-        sbti_cand *c = realloc(e->cands, sizeof *c * (size_t)j->n_rows * 2 * (size_t)N);
+    if (2 * N > e->cap_cands) {
+        sbti_cand *c = realloc(e->cands, sizeof *c * 2 * (size_t)N);
         if (!c)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
         e->cands = c;
-        e->cap_cands = j->n_rows * 2 * N;
+        e->cap_cands = 2 * N;
     }
+    /* the 2N best keys over the rows (sampled without replacement, or the best): each row's
+     * list is best first, so a merge of the rows' heads */
     sbti_cand *cd = e->cands;
-    int nc = 0;
-    for (int r = 0; r < j->n_rows; r++) {
-        const size_t o = (size_t)(base + r) * K;
-        for (int c = 0; c < 2 * N && c < K && e->c_ids[o + c] >= 0; c++) {
+    int head[j->n_rows];
+    for (int r = 0; r < j->n_rows; r++)
+        head[r] = 0;
+    int ns = 0;
+    while (ns < 2 * N) {
+        int best = -1;
+        sbti_cand bc = {0}, c;
+        for (int r = 0; r < j->n_rows; r++) {
+            const size_t o = (size_t)(base + r) * K + (size_t)head[r];
+            if (head[r] >= 2 * N || head[r] >= K || e->c_ids[o] < 0)
+                continue;
             const double score = j->rows[r].score;
-            const float lp = e->c_lp[o + c];
-            cd[nc] = (sbti_cand){.id = e->c_ids[o + c], .parent = r, .lp = lp,
-                                 .total = score + lp / T};
-            cd[nc].key = j->sample ? score + e->c_key[o + c] : cd[nc].total;
-            nc++;
+            c = (sbti_cand){.id = e->c_ids[o], .parent = r, .lp = e->c_lp[o],
+                            .total = score + e->c_lp[o] / T};
+            c.key = j->sample ? score + e->c_key[o] : c.total;
+            if (best < 0 || cand_by_key(&c, &bc) < 0) {
+                best = r;
+                bc = c;
+            }
         }
+        if (best < 0)
+            break;
+        head[best]++;
+        cd[ns++] = bc;
     }
-    /* the 2N best keys (sampled without replacement, or the best), walked by total */
-    qsort(cd, (size_t)nc, sizeof *cd, cand_by_key);
-    int ns = nc < 2 * N ? nc : 2 * N;
     qsort(cd, (size_t)ns, sizeof *cd, cand_by_total);
 
     /* walk them best first: EOS in the top N finishes a hypothesis, others become beams */
