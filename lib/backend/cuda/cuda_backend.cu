@@ -296,7 +296,7 @@ static const sbti_backend_ops cuda_ops = {
     sbti_cuda_kv_store,
     sbti_cuda_attention_paged,
     sbti_cuda_gather_rows,
-    NULL, /* select: not yet */
+    sbti_cuda_select,
     sbti_cuda_sumsq,
     sbti_cuda_adamw,
     NULL, /* graph_begin: not yet */

@@ -174,4 +174,10 @@ void sbti_cuda_attention_paged(sbti_backend *be, void *out, const void *qkv, con
                                const int32_t *pages, int max_pages, int page_size, int N, int nh,
                                int nkv, int hd);
 
+/* ---- select (cuda_select.cu) -------------------------------------------------------------- */
+
+void sbti_cuda_select(sbti_backend *be, int32_t *ids, float *lp, float *key, int32_t *kept,
+                      float *extra_lp, const void *logits, const int32_t *seeds, int R, int V,
+                      const sbti_select_args *args);
+
 #endif /* SBTI_BACKEND_CUDA_CUDA_INTERNAL_H */

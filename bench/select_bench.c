@@ -1,0 +1,136 @@
+/* select_bench.c — the CUDA backend's select (next-token candidates, cuda_select.cu) on R rows of
+ * a Llama-3 vocabulary, in the modes a decoder uses: sampling with temperature 0.7, top-k 50 and
+ * top-p 0.9 (transformers' defaults with a temperature); nucleus sampling over the whole row
+ * (top-k off, top-p 0.9); plain sampling (everything kept); greedy / beam candidates (no
+ * sampling). Two kinds of logits: spread like a trained model's (normal, sd 2) and nearly
+ * uniform like a random model's (normal, sd 0.1), whose nucleus holds most of the vocabulary.
+ * Built with -DSELFBT_CUDA=ON, never run by ctest.
+ *
+ *   select_bench [ITERS] [R] [V]       (defaults 20, 1024, 128257)
+ *
+ * Each timing is the mean over ITERS calls queued back to back after 3 warm-up calls, host
+ * wall clock around the queue and a final synchronisation; GB/s counts one read of the logits. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "backend/backend.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "select_bench: %s: %s\n", what, sbt_last_error());
+    exit(1);
+}
+
+static uint64_t rng = 0x5eed;
+
+static double unif(void)
+{
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return ((double)((z ^ (z >> 31)) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/* R rows of normal(0, sd) logits: 64 distinct rows, repeated. */
+static void fill(sbti_backend *be, void *logits, int R, int V, float sd)
+{
+    const int D = R < 64 ? R : 64;
+    float *x = malloc((size_t)D * V * sizeof *x);
+    if (!x)
+        die("malloc");
+    for (size_t i = 0; i < (size_t)D * V; i++)
+        x[i] = sd * (float)(sqrt(-2.0 * log(unif())) * cos(6.283185307179586 * unif()));
+    for (int r = 0; r < R; r += D) {
+        int n = R - r < D ? R - r : D;
+        if (be->ops->upload(be, logits, SBTI_MEM_ACT, (size_t)r * V, x, SBTI_F32, (size_t)n * V))
+            die("upload");
+    }
+    free(x);
+}
+
+int main(int argc, char **argv)
+{
+    int iters = argc > 1 ? atoi(argv[1]) : 20, R = argc > 2 ? atoi(argv[2]) : 1024,
+        V = argc > 3 ? atoi(argv[3]) : 128257;
+    if (iters <= 0 || R <= 0 || V <= 0) {
+        fprintf(stderr, "usage: select_bench [ITERS] [R] [V]\n");
+        return 2;
+    }
+    sbti_backend *be = NULL;
+    if (sbti_backend_cuda_create(&be, 0) != SBT_OK)
+        die("sbti_backend_cuda_create");
+    printf("%s\nR = %d rows, V = %d, %d calls each\n\n", be->description, R, V, iters);
+
+    const int K = 64;
+    void *logits, *ids, *lp, *key, *kept, *extra, *seeds;
+    if (be->ops->alloc(be, &logits, SBTI_MEM_ACT, (size_t)R * V) ||
+        be->ops->alloc(be, &ids, SBTI_MEM_I32, (size_t)R * K) ||
+        be->ops->alloc(be, &lp, SBTI_MEM_F32, (size_t)R * K) ||
+        be->ops->alloc(be, &key, SBTI_MEM_F32, (size_t)R * K) ||
+        be->ops->alloc(be, &kept, SBTI_MEM_I32, (size_t)R) ||
+        be->ops->alloc(be, &extra, SBTI_MEM_F32, (size_t)R) ||
+        be->ops->alloc(be, &seeds, SBTI_MEM_I32, (size_t)2 * R))
+        die("alloc");
+    int32_t *hs = malloc((size_t)2 * R * sizeof *hs), *hk = malloc((size_t)R * sizeof *hk);
+    if (!hs || !hk)
+        die("malloc");
+    for (int i = 0; i < 2 * R; i++)
+        hs[i] = (int32_t)(unif() * 2147483647.0);
+    if (be->ops->upload(be, seeds, SBTI_MEM_I32, 0, hs, SBTI_F32, (size_t)2 * R))
+        die("upload");
+
+    static const struct {
+        const char *name;
+        sbti_select_args a;
+    } modes[] = {
+        {"sample T=0.7 top_k=50 top_p=0.9", {1, 0.7f, 50, 0.9f, 1, K, 0}},
+        {"sample T=0.7 top_p=0.9 (top_k off)", {1, 0.7f, 0, 0.9f, 1, K, 0}},
+        {"sample T=1 (all kept)", {1, 1.0f, 0, 1.0f, 1, K, 0}},
+        {"greedy / beam (no sampling)", {0, 1.0f, 0, 1.0f, 1, K, 0}},
+    };
+    static const float sds[] = {2.0f, 0.1f};
+    printf("%-36s %-8s %12s %10s %8s\n", "mode (k = 64, extra_lp on)", "logits", "mean kept",
+           "ms/call", "GB/s");
+    for (int d = 0; d < 2; d++) {
+        fill(be, logits, R, V, sds[d]);
+        for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+            const sbti_select_args *a = &modes[m].a;
+            for (int i = 0; i < 3; i++)
+                be->ops->select(be, ids, lp, key, kept, extra, logits, seeds, R, V, a);
+            if (be->ops->sync(be))
+                die("select");
+            double t0 = now();
+            for (int i = 0; i < iters; i++)
+                be->ops->select(be, ids, lp, key, kept, extra, logits, seeds, R, V, a);
+            if (be->ops->sync(be))
+                die("select");
+            double ms = (now() - t0) * 1e3 / iters;
+            if (be->ops->download(be, hk, kept, SBTI_MEM_I32, 0, (size_t)R))
+                die("download");
+            double mean = 0;
+            for (int r = 0; r < R; r++)
+                mean += hk[r];
+            printf("%-36s sd %-5.1f %12.1f %10.3f %8.0f\n", modes[m].name, sds[d], mean / R, ms,
+                   (double)R * V * 2 / (ms * 1e-3) / 1e9);
+            fflush(stdout);
+        }
+    }
+    be->ops->free(be, logits), be->ops->free(be, ids), be->ops->free(be, lp);
+    be->ops->free(be, key), be->ops->free(be, kept), be->ops->free(be, extra);
+    be->ops->free(be, seeds);
+    free(hs), free(hk);
+    sbti_backend_destroy(be);
+    return 0;
+}
