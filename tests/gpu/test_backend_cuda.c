@@ -5,7 +5,14 @@
  * relative error ||gpu - cpu|| / ||cpu|| held to what bf16 storage allows (1e-2 for bf16
  * outputs, 1e-4 for fp32 ones). Also: transfers and conversions, determinism of the backward
  * reductions, error recording, and a summary table of every comparison. Exits 77 (skipped)
- * where there is no usable GPU. Runs without fork (a CUDA context does not survive one). */
+ * where there is no usable GPU. Runs without fork (a CUDA context does not survive one).
+ *
+ * SBT_TEST_QUICK=1: smaller shapes, for compute-sanitizer (racecheck slows our shared-memory
+ * kernels by orders of magnitude: the full suite ran over 330 s without finishing). Still odd
+ * sizes, GQA, padded rows, every op, every attention mode (the chunked cuDNN backward
+ * included) and every kernel path (bitonic sort across blocks, staging in several chunks,
+ * rows looped over by a block); left out are the big cases (V = 128,257 and 50,000, T = 300 to
+ * 1000, B = 16, 3M-element reductions, the 1000 x 4096 norm, the largest GEMMs). */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -23,6 +30,11 @@
 #define TOL_F32 1e-4  /* outputs stored as fp32 */
 
 static sbti_backend *gpu, *cpu;
+static int quick; /* SBT_TEST_QUICK */
+
+#define COUNT(a) (sizeof(a) / sizeof *(a))
+/* The shape list of a test: FULL, or SMALL under SBT_TEST_QUICK; sets n to its length. */
+#define SHAPES(full, small, n) ((n) = quick ? COUNT(small) : COUNT(full), quick ? (small) : (full))
 
 /* ---- random numbers ------------------------------------------------------------------------ */
 
@@ -257,8 +269,11 @@ static uint16_t to_f16_bits(float x)
 
 START_TEST(test_transfers)
 {
-    const size_t ns[] = {1, 7, 1000, 3000001}; /* the last spans several staging chunks */
-    for (size_t t = 0; t < sizeof ns / sizeof *ns; t++) {
+    /* the last spans several staging chunks (4 MiB: 1M fp32 or 2M 16-bit elements) */
+    static const size_t full[] = {1, 7, 1000, 3000001}, small[] = {1, 7, 1000, 2200001};
+    size_t count;
+    const size_t *ns = SHAPES(full, small, count);
+    for (size_t t = 0; t < count; t++) {
         size_t n = ns[t];
         char shape[64];
         snprintf(shape, sizeof shape, "n=%zu", n);
@@ -331,9 +346,14 @@ END_TEST
 
 START_TEST(test_embedding)
 {
-    const int shapes[][3] = {{1, 64, 10}, {7, 64, 5}, {33, 96, 50}, {300, 64, 7}, {2500, 40, 100},
-                             {4097, 33, 3000}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    /* N > 2048 sorts across blocks (bitonic_global_kernel) */
+    static const int full[][3] = {{1, 64, 10},  {7, 64, 5},      {33, 96, 50},
+                                  {300, 64, 7}, {2500, 40, 100}, {4097, 33, 3000}};
+    static const int small[][3] = {{1, 64, 10}, {7, 64, 5}, {33, 96, 50}, {300, 64, 7},
+                                   {2049, 33, 300}};
+    size_t count;
+    const int(*shapes)[3] = SHAPES(full, small, count);
+    for (size_t s = 0; s < count; s++) {
         int N = shapes[s][0], C = shapes[s][1], V = shapes[s][2];
         char shape[64];
         snprintf(shape, sizeof shape, "N=%d C=%d V=%d", N, C, V);
@@ -375,8 +395,12 @@ END_TEST
 
 START_TEST(test_rmsnorm)
 {
-    const int shapes[][2] = {{1, 64}, {7, 64}, {33, 2048}, {5, 33}, {300, 128}, {1000, 4096}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    /* N > 256: a block of the backward takes several rows */
+    static const int full[][2] = {{1, 64}, {7, 64}, {33, 2048}, {5, 33}, {300, 128}, {1000, 4096}};
+    static const int small[][2] = {{1, 64}, {7, 64}, {33, 2048}, {5, 33}, {300, 128}};
+    size_t count;
+    const int(*shapes)[2] = SHAPES(full, small, count);
+    for (size_t s = 0; s < count; s++) {
         int N = shapes[s][0], C = shapes[s][1];
         char shape[64];
         snprintf(shape, sizeof shape, "N=%d C=%d", N, C);
@@ -427,9 +451,13 @@ END_TEST
 
 START_TEST(test_matmul)
 {
-    const int shapes[][3] = {{1, 64, 64},   {7, 64, 96},   {33, 128, 200}, {33, 7, 5},
-                             {5, 33, 17},   {64, 2048, 512}, {300, 576, 1536}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    static const int full[][3] = {{1, 64, 64},   {7, 64, 96},   {33, 128, 200}, {33, 7, 5},
+                                  {5, 33, 17},   {64, 2048, 512}, {300, 576, 1536}};
+    static const int small[][3] = {{1, 64, 64}, {7, 64, 96}, {33, 128, 200},
+                                   {33, 7, 5},  {5, 33, 17}, {64, 512, 256}};
+    size_t count;
+    const int(*shapes)[3] = SHAPES(full, small, count);
+    for (size_t s = 0; s < count; s++) {
         int N = shapes[s][0], K = shapes[s][1], M = shapes[s][2];
         char shape[64];
         snprintf(shape, sizeof shape, "N=%d K=%d M=%d", N, K, M);
@@ -489,8 +517,9 @@ static float *llama_inv_freq(int hd)
 
 START_TEST(test_rope)
 {
-    const int shapes[][4] = {{1, 4, 2, 64}, {7, 4, 2, 64}, {33, 8, 2, 128}, {33, 3, 1, 16}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    /* small already: SBT_TEST_QUICK runs them all */
+    static const int shapes[][4] = {{1, 4, 2, 64}, {7, 4, 2, 64}, {33, 8, 2, 128}, {33, 3, 1, 16}};
+    for (size_t s = 0; s < COUNT(shapes); s++) {
         int N = shapes[s][0], nh = shapes[s][1], nkv = shapes[s][2], hd = shapes[s][3];
         char shape[64];
         snprintf(shape, sizeof shape, "N=%d nh=%d nkv=%d hd=%d", N, nh, nkv, hd);
@@ -531,12 +560,20 @@ END_TEST
 START_TEST(test_attention)
 {
     /* B, T, nh, nkv, hd, padded rows (len < T for odd b), training shape */
-    const int shapes[][7] = {
+    static const int full[][7] = {
         {1, 1, 2, 1, 64, 0, 0},      {2, 7, 4, 2, 64, 1, 0},      {2, 33, 4, 4, 32, 1, 0},
         {1, 100, 8, 2, 128, 0, 0},   {2, 300, 4, 1, 64, 1, 0},    {1, 40, 2, 1, 256, 0, 0},
         {2, 17, 3, 1, 16, 1, 0},     {1, 1000, 2, 1, 64, 0, 0},   {4, 512, 32, 8, 64, 1, 1},
         {16, 512, 32, 8, 64, 0, 1},  {4, 333, 32, 8, 64, 0, 1},   {8, 64, 32, 8, 64, 1, 1},
         {4, 256, 32, 8, 128, 1, 1},  {2, 200, 32, 8, 128, 0, 1}};
+    /* quick: T up to 100, hd 16-256, GQA 1-4 heads a group, padding; the Llama-3.2-1B heads
+     * at hd 64 and 128 with B >= 3, so cuDNN's backward also runs in chunks of rows */
+    static const int small[][7] = {
+        {1, 1, 2, 1, 64, 0, 0},      {2, 7, 4, 2, 64, 1, 0},      {2, 33, 4, 4, 32, 1, 0},
+        {1, 100, 8, 2, 128, 0, 0},   {3, 70, 4, 1, 64, 1, 0},     {1, 40, 2, 1, 256, 0, 0},
+        {2, 17, 3, 1, 16, 1, 0},     {8, 64, 32, 8, 64, 1, 1},    {3, 45, 32, 8, 128, 1, 1}};
+    size_t count;
+    const int(*shapes)[7] = SHAPES(full, small, count);
     /* mode, workspace limit of the deterministic backward: 0 the default, -1 about half its
      * size (the batch goes in chunks of rows), 1 one byte (auto then runs cuDNN's atomic
      * backward); the label names the row of the table */
@@ -550,7 +587,7 @@ START_TEST(test_attention)
                  {"plain", "plain", 0, 1}};
     const char *req = getenv("SBT_TEST_REQUIRE_CUDNN");
     int require = req && strcmp(req, "0") != 0;
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    for (size_t s = 0; s < count; s++) {
         int B = shapes[s][0], T = shapes[s][1], nh = shapes[s][2], nkv = shapes[s][3],
             hd = shapes[s][4], padded = shapes[s][5], training = shapes[s][6];
         char shape[64];
@@ -651,8 +688,11 @@ END_TEST
 
 START_TEST(test_swiglu)
 {
-    const int shapes[][2] = {{1, 64}, {7, 33}, {33, 1000}, {64, 8192}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    static const int full[][2] = {{1, 64}, {7, 33}, {33, 1000}, {64, 8192}};
+    static const int small[][2] = {{1, 64}, {7, 33}, {33, 1000}, {9, 2051}};
+    size_t count;
+    const int(*shapes)[2] = SHAPES(full, small, count);
+    for (size_t s = 0; s < count; s++) {
         int N = shapes[s][0], I = shapes[s][1];
         char shape[64];
         snprintf(shape, sizeof shape, "N=%d I=%d", N, I);
@@ -679,8 +719,12 @@ END_TEST
 
 START_TEST(test_cross_entropy)
 {
-    const int shapes[][2] = {{1, 10}, {7, 1000}, {33, 50000}, {4, 128257}, {3, 31}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    /* V > 1024: each of the block's 1024 threads loops over several columns */
+    static const int full[][2] = {{1, 10}, {7, 1000}, {33, 50000}, {4, 128257}, {3, 31}};
+    static const int small[][2] = {{1, 10}, {7, 1000}, {9, 5003}, {3, 31}};
+    size_t count;
+    const int(*shapes)[2] = SHAPES(full, small, count);
+    for (size_t s = 0; s < count; s++) {
         int N = shapes[s][0], V = shapes[s][1];
         for (int with_grad = 0; with_grad < 2; with_grad++) {
             char shape[64];
@@ -711,10 +755,17 @@ END_TEST
 START_TEST(test_kv_paged)
 {
     /* nh, nkv, hd, page_size, sequence lengths (3 sequences) */
-    const int shapes[][7] = {{4, 2, 64, 16, 1, 17, 40},    {8, 2, 128, 8, 100, 3, 64},
-                             {3, 1, 16, 4, 9, 1, 30},      {32, 8, 64, 16, 300, 50, 7},
-                             {2, 2, 256, 32, 70, 2, 33},   {40, 2, 64, 16, 20, 5, 9}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    static const int full[][7] = {{4, 2, 64, 16, 1, 17, 40},    {8, 2, 128, 8, 100, 3, 64},
+                                  {3, 1, 16, 4, 9, 1, 30},      {32, 8, 64, 16, 300, 50, 7},
+                                  {2, 2, 256, 32, 70, 2, 33},   {40, 2, 64, 16, 20, 5, 9}};
+    /* quick: the Llama heads at L = 77 instead of 300; nh 40 / nkv 2 still needs two head
+     * chunks (20 query heads a group, 16 a block) */
+    static const int small[][7] = {{4, 2, 64, 16, 1, 17, 40},   {8, 2, 128, 8, 100, 3, 64},
+                                   {3, 1, 16, 4, 9, 1, 30},     {32, 8, 64, 16, 77, 50, 7},
+                                   {2, 2, 256, 32, 70, 2, 33},  {40, 2, 64, 16, 20, 5, 9}};
+    size_t count;
+    const int(*shapes)[7] = SHAPES(full, small, count);
+    for (size_t s = 0; s < count; s++) {
         int nh = shapes[s][0], nkv = shapes[s][1], hd = shapes[s][2], ps = shapes[s][3];
         const int *L = &shapes[s][4];
         int nseq = 3, max_pages = 0, total = 0;
@@ -777,8 +828,8 @@ END_TEST
 
 START_TEST(test_gather_rows)
 {
-    const int shapes[][3] = {{1, 64, 3}, {7, 33, 10}, {33, 2048, 40}};
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    static const int shapes[][3] = {{1, 64, 3}, {7, 33, 10}, {33, 2048, 40}}; /* quick too */
+    for (size_t s = 0; s < COUNT(shapes); s++) {
         int N = shapes[s][0], C = shapes[s][1], R = shapes[s][2];
         char shape[64];
         snprintf(shape, sizeof shape, "N=%d C=%d rows=%d", N, C, R);
@@ -802,8 +853,11 @@ END_TEST
 
 START_TEST(test_sumsq)
 {
-    const size_t ns[] = {1, 7, 1000, 3000001};
-    for (size_t s = 0; s < sizeof ns / sizeof *ns; s++) {
+    /* 300001: 74 partials; 3000001: 733 (the fixed count grows with n, up to 1024) */
+    static const size_t full[] = {1, 7, 1000, 3000001}, small[] = {1, 7, 1000, 300001};
+    size_t count;
+    const size_t *ns = SHAPES(full, small, count);
+    for (size_t s = 0; s < count; s++) {
         size_t n = ns[s];
         char shape[64];
         snprintf(shape, sizeof shape, "n=%zu", n);
@@ -821,8 +875,8 @@ END_TEST
 
 START_TEST(test_adamw)
 {
-    const size_t ns[] = {1, 1000, 100003};
-    for (size_t s = 0; s < sizeof ns / sizeof *ns; s++) {
+    static const size_t ns[] = {1, 1000, 100003}; /* small already: SBT_TEST_QUICK too */
+    for (size_t s = 0; s < COUNT(ns); s++) {
         size_t n = ns[s];
         char shape[64];
         snprintf(shape, sizeof shape, "n=%zu, 3 steps", n);
@@ -947,10 +1001,12 @@ int main(void)
         sbti_backend_destroy(gpu);
         return EXIT_FAILURE;
     }
-    const char *seed = getenv("SBT_TEST_SEED");
+    const char *seed = getenv("SBT_TEST_SEED"), *q = getenv("SBT_TEST_QUICK");
     rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL);
-    printf("cuda backend: %s\nseed: %llu (SBT_TEST_SEED repeats it)\n", gpu->description,
-           (unsigned long long)rng_state);
+    quick = q && *q && strcmp(q, "0") != 0;
+    printf("cuda backend: %s\nseed: %llu (SBT_TEST_SEED repeats it)\n%s", gpu->description,
+           (unsigned long long)rng_state,
+           quick ? "quick: the small shapes (SBT_TEST_QUICK)\n" : "");
     fflush(stdout);
 
     SRunner *sr = srunner_create(make_suite());
