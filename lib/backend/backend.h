@@ -184,7 +184,8 @@ typedef struct sbti_backend_ops {
 
     /* The cache of one layer is two pools kcache, vcache (n_slots, nkv*hd) ACT; a slot is
      * page * page_size + offset. Writes the key and value heads of qkv(N, (nh+2*nkv)*hd) ACT
-     * (after RoPE) into slot[n] (N) I32. */
+     * (after RoPE) into slot[n] (N) I32; a token whose slot is negative is not stored (the
+     * dummy tokens that pad a forward to a recorded shape, kv_cache.c). */
     void (*kv_store)(sbti_backend *be, void *kcache, void *vcache, const void *qkv,
                      const int32_t *slot, int N, int nh, int nkv, int hd);
     /* Attention of N query tokens against the cache: token n belongs to sequence seq[n] and sits

@@ -5,41 +5,88 @@
  * (a fork shares them all, with reference counts), and a page is copied only when a sequence
  * writes into a page someone else also holds. So beams that share a prompt share its KV, a
  * rollback is a truncation, and reordering beams is a fork by index — nothing is recomputed.
- * The page tables are kept on the host and sent with each forward (they are small). */
+ * The page tables are kept on the host and sent with each forward (they are small).
+ *
+ * Graphs. A decoding step of a few rows is a few hundred short kernels: on a GPU it is bound by
+ * launching them, not by running them. Where the backend records graphs, a forward is padded
+ * to a bucket of rows (bucket()) with dummy tokens and dummy output rows, so that a few shapes
+ * serve every call, and the kernels of each shape are recorded once and replayed. Everything
+ * that changes between calls (ids, sequences, positions, slots, output rows, page tables) sits
+ * in device buffers of fixed address that are uploaded before the launch. The dummy tokens
+ * belong to a sequence of the cache's own (row max_seqs of the page tables), whose one page
+ * (page n_pages, zero and never written) holds position 0: each dummy token sits there, attends
+ * that one zero key and value, and is not stored (slot -1). Dummy output rows read token 0. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "model/model.h"
 
+#define KV_GRAPHS 32   /* recorded shapes kept per cache; the least recently used one goes */
+#define KV_PAD_MAX 512 /* forwards of more rows (or output rows) are neither padded nor recorded */
+
+/* One padded shape of the forward. It is run eagerly the first time, so that what a backend
+ * makes on first use (matmul plans, kernel modules, attributes) is made outside a recording;
+ * recorded the second time; replayed after. */
+typedef struct kv_graph {
+    int n, n_out;  /* the padded shape; n == 0: a free entry */
+    void *graph;   /* the recorded forward; NULL while it has only run eagerly */
+    uint64_t used; /* kv->clock at its last use */
+} kv_graph;
+
 struct sbti_kv_cache {
     sbt_model *m;
     int max_seqs, max_len, page_size, n_pages, max_pages;
     size_t kv_dim;     /* nkv * hd */
-    void *k, *v;       /* (L, n_pages * page_size, kv_dim) ACT */
+    size_t n_slots;    /* (n_pages + 1) * page_size: the pages, then the dummy sequence's page */
+    void *k, *v;       /* (L, n_slots, kv_dim) ACT */
     int32_t *ref;      /* [n_pages] holders of each page */
     int32_t *free_pg;  /* [n_pages] stack of free pages  */
     int n_free;
-    int32_t *table;    /* [max_seqs * max_pages], -1 = none */
+    int32_t *table;    /* [(max_seqs + 1) * max_pages], -1 = none; row max_seqs: the dummies' */
     int32_t *len;      /* [max_seqs] */
+    int32_t *old_len;  /* [max_seqs] lengths before a forward, to undo it on failure */
     int32_t *d_table;  /* device copy of table: rows of the sequences of a forward are sent
                         * when they changed (dirty) */
     uint8_t *dirty;    /* [max_seqs] the row differs from the device's copy */
     /* per-call scratch, device, for cap tokens and cap_out output rows */
     int cap, cap_out;
-    int32_t *d_tok, *d_seq, *d_pos, *d_slot, *d_rows;
+    int32_t *d_i32;    /* (4 * cap + cap_out) I32: a forward of n tokens and n_out output rows
+                        * sends its ids, sequences, positions, slots (n each) and output rows
+                        * (n_out) in one upload, one after the other */
+    int32_t *h_i32;    /* [4 * cap + cap_out] their host image */
     void *x, *ln, *qkv, *att, *gu, *h; /* (cap, C|C|qkv|att|2I|I) ACT */
     void *xr, *lnr, *logits;           /* (cap_out, C|C|V) ACT */
+    /* graphs */
+    sbti_kv_mode mode;
+    int can_record;                    /* the backend has graph operations */
+    kv_graph graphs[KV_GRAPHS];
+    uint64_t clock;
+    sbti_kv_stats stats;
 };
+
+/* Graphs read the scratch buffers by address: they go whenever the buffers do. */
+static void drop_graphs(sbti_kv_cache *kv)
+{
+    sbti_backend *be = kv->m->be;
+    for (int i = 0; i < KV_GRAPHS; i++) {
+        if (kv->graphs[i].graph)
+            be->ops->graph_free(be, kv->graphs[i].graph);
+        memset(&kv->graphs[i], 0, sizeof kv->graphs[i]);
+    }
+    kv->stats.graphs = 0;
+}
 
 static void free_scratch(sbti_kv_cache *kv)
 {
     sbti_backend *be = kv->m->be;
-    void *bufs[] = {kv->d_tok, kv->d_seq, kv->d_pos, kv->d_slot, kv->d_rows, kv->x, kv->ln,
-                    kv->qkv,   kv->att,   kv->gu,    kv->h,      kv->xr,     kv->lnr, kv->logits};
+    drop_graphs(kv);
+    void *bufs[] = {kv->d_i32, kv->x, kv->ln, kv->qkv, kv->att,
+                    kv->gu,    kv->h, kv->xr, kv->lnr, kv->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         be->ops->free(be, bufs[i]);
-    kv->d_tok = kv->d_seq = kv->d_pos = kv->d_slot = kv->d_rows = NULL;
+    free(kv->h_i32);
+    kv->d_i32 = kv->h_i32 = NULL;
     kv->x = kv->ln = kv->qkv = kv->att = kv->gu = kv->h = kv->xr = kv->lnr = kv->logits = NULL;
     kv->cap = kv->cap_out = 0;
 }
@@ -60,13 +107,12 @@ static sbt_status ensure_scratch(sbti_kv_cache *kv, int n, int n_out)
         sbti_mem kind;
         size_t n;
     } want[] = {
-        {(void **)&kv->d_tok, SBTI_MEM_I32, N},  {(void **)&kv->d_seq, SBTI_MEM_I32, N},
-        {(void **)&kv->d_pos, SBTI_MEM_I32, N},  {(void **)&kv->d_slot, SBTI_MEM_I32, N},
-        {(void **)&kv->d_rows, SBTI_MEM_I32, R}, {&kv->x, SBTI_MEM_ACT, N * m->C},
-        {&kv->ln, SBTI_MEM_ACT, N * m->C},       {&kv->qkv, SBTI_MEM_ACT, N * m->qkv_dim},
-        {&kv->att, SBTI_MEM_ACT, N * m->att_dim}, {&kv->gu, SBTI_MEM_ACT, N * 2 * m->I},
-        {&kv->h, SBTI_MEM_ACT, N * m->I},        {&kv->xr, SBTI_MEM_ACT, R * m->C},
-        {&kv->lnr, SBTI_MEM_ACT, R * m->C},      {&kv->logits, SBTI_MEM_ACT, R * m->V},
+        {(void **)&kv->d_i32, SBTI_MEM_I32, 4 * N + R},
+        {&kv->x, SBTI_MEM_ACT, N * m->C},         {&kv->ln, SBTI_MEM_ACT, N * m->C},
+        {&kv->qkv, SBTI_MEM_ACT, N * m->qkv_dim}, {&kv->att, SBTI_MEM_ACT, N * m->att_dim},
+        {&kv->gu, SBTI_MEM_ACT, N * 2 * m->I},    {&kv->h, SBTI_MEM_ACT, N * m->I},
+        {&kv->xr, SBTI_MEM_ACT, R * m->C},        {&kv->lnr, SBTI_MEM_ACT, R * m->C},
+        {&kv->logits, SBTI_MEM_ACT, R * m->V},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         sbt_status st = be->ops->alloc(be, want[i].p, want[i].kind, want[i].n);
@@ -74,6 +120,11 @@ static sbt_status ensure_scratch(sbti_kv_cache *kv, int n, int n_out)
             free_scratch(kv);
             return st;
         }
+    }
+    kv->h_i32 = malloc(sizeof *kv->h_i32 * (4 * N + R));
+    if (!kv->h_i32) {
+        free_scratch(kv);
+        return sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory");
     }
     kv->cap = cap;
     kv->cap_out = cap_out;
@@ -85,11 +136,12 @@ sbt_status sbti_kv_create(sbti_kv_cache **out, sbt_model *m, int max_seqs, int m
 {
     *out = NULL;
     if (max_seqs < 1 || max_len < 1 || page_size < 1 || n_pages < 1 ||
-        (int64_t)n_pages * page_size > INT32_MAX)
+        ((int64_t)n_pages + 1) * page_size > INT32_MAX)
         return sbti_fail(SBT_E_INVALID_ARGUMENT,
                          "kv cache: max_seqs %d, max_len %d, page_size %d, n_pages %d: each "
-                         "must be at least 1 and n_pages * page_size below 2^31", max_seqs,
-                         max_len, page_size, n_pages);
+                         "must be at least 1 and (n_pages + 1) * page_size below 2^31 (one "
+                         "more page pads forwards)",
+                         max_seqs, max_len, page_size, n_pages);
     sbti_kv_cache *kv = calloc(1, sizeof *kv);
     if (!kv)
         return sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory");
@@ -100,30 +152,42 @@ sbt_status sbti_kv_create(sbti_kv_cache **out, sbt_model *m, int max_seqs, int m
     kv->n_pages = n_pages;
     kv->max_pages = (max_len + page_size - 1) / page_size;
     kv->kv_dim = (size_t)m->nkv * m->hd;
-    size_t n_table = (size_t)max_seqs * kv->max_pages;
+    kv->n_slots = ((size_t)n_pages + 1) * page_size;
+    size_t n_table = ((size_t)max_seqs + 1) * kv->max_pages;
     kv->ref = calloc((size_t)n_pages, sizeof *kv->ref);
     kv->free_pg = malloc(sizeof *kv->free_pg * (size_t)n_pages);
     kv->table = malloc(sizeof *kv->table * n_table);
     kv->len = calloc((size_t)max_seqs, sizeof *kv->len);
+    kv->old_len = malloc(sizeof *kv->old_len * (size_t)max_seqs);
     kv->dirty = malloc((size_t)max_seqs);
     sbti_backend *be = m->be;
     sbt_status st = SBT_OK;
-    if (!kv->ref || !kv->free_pg || !kv->table || !kv->len || !kv->dirty)
+    if (!kv->ref || !kv->free_pg || !kv->table || !kv->len || !kv->old_len || !kv->dirty)
         st = sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory");
-    size_t pool = (size_t)m->L * n_pages * page_size * kv->kv_dim;
+    size_t pool = (size_t)m->L * kv->n_slots * kv->kv_dim;
     if (st == SBT_OK)
         st = be->ops->alloc(be, &kv->k, SBTI_MEM_ACT, pool);
     if (st == SBT_OK)
         st = be->ops->alloc(be, &kv->v, SBTI_MEM_ACT, pool);
     if (st == SBT_OK)
         st = be->ops->alloc(be, (void **)&kv->d_table, SBTI_MEM_I32, n_table);
+    if (st == SBT_OK) {
+        for (size_t i = 0; i < n_table; i++)
+            kv->table[i] = -1;
+        size_t dummy = (size_t)max_seqs * kv->max_pages;
+        kv->table[dummy] = n_pages;
+        st = be->ops->upload(be, kv->d_table, SBTI_MEM_I32, dummy, kv->table + dummy, SBTI_F32,
+                             (size_t)kv->max_pages);
+    }
     if (st != SBT_OK) {
         sbti_kv_free(kv);
         return st;
     }
-    for (size_t i = 0; i < n_table; i++)
-        kv->table[i] = -1;
     memset(kv->dirty, 1, (size_t)max_seqs);
+    const char *env = getenv("SBT_CUDA_GRAPHS");
+    kv->mode = env && strcmp(env, "0") == 0 ? SBTI_KV_EAGER : SBTI_KV_GRAPHS;
+    kv->can_record = be->ops->graph_begin && be->ops->graph_end && be->ops->graph_launch &&
+                     be->ops->graph_free;
     for (int p = 0; p < n_pages; p++) /* page 0 on top of the stack */
         kv->free_pg[p] = n_pages - 1 - p;
     kv->n_free = n_pages;
@@ -144,8 +208,19 @@ void sbti_kv_free(sbti_kv_cache *kv)
     free(kv->free_pg);
     free(kv->table);
     free(kv->len);
+    free(kv->old_len);
     free(kv->dirty);
     free(kv);
+}
+
+void sbti_kv_set_mode(sbti_kv_cache *kv, sbti_kv_mode mode)
+{
+    kv->mode = mode;
+}
+
+sbti_kv_stats sbti_kv_get_stats(const sbti_kv_cache *kv)
+{
+    return kv->stats;
 }
 
 int sbti_kv_seq_len(const sbti_kv_cache *kv, int seq)
@@ -212,7 +287,7 @@ static sbt_status writable_page(sbti_kv_cache *kv, int seq, int pos)
     if (*entry >= 0) { /* shared: copy the page in every layer, then let go of it */
         sbti_backend *be = kv->m->be;
         size_t n = (size_t)kv->page_size * kv->kv_dim;
-        size_t layer = (size_t)kv->n_pages * n;
+        size_t layer = kv->n_slots * kv->kv_dim;
         for (int l = 0; l < kv->m->L; l++) {
             size_t from = l * layer + (size_t)*entry * n, to = l * layer + (size_t)page * n;
             be->ops->copy(be, sbti_at(be, kv->k, SBTI_MEM_ACT, to),
@@ -266,6 +341,101 @@ static sbt_status place_tokens(sbti_kv_cache *kv, const int32_t *ids, const int3
     return st;
 }
 
+/* The rows a forward of n rows (or output rows) is padded to: multiples of 8 up to 64 and of
+ * 32 up to KV_PAD_MAX. Up to 64 rows a step is bound by launches and weight reads, so 7 dummy
+ * rows cost next to nothing; beyond, the waste stays under a third of the rows, and 22 shapes
+ * cover 1..512. A forward of more rows is long enough that launching it costs nothing much:
+ * it runs unpadded and unrecorded. */
+static int bucket(int n)
+{
+    return n <= 64 ? (n + 7) / 8 * 8 : (n + 31) / 32 * 32;
+}
+
+/* Queues the forward of n tokens and n_out output rows on the scratch buffers, whose inputs
+ * (d_i32, d_table) are uploaded: nothing here reads the host arrays, allocates or waits, so
+ * that it can be recorded. */
+static void queue_forward(sbti_kv_cache *kv, int n, int n_out)
+{
+    sbt_model *m = kv->m;
+    sbti_backend *be = m->be;
+    const sbti_backend_ops *op = be->ops;
+    const int C = m->C, I = m->I;
+    const float eps = (float)m->cfg.rms_norm_eps;
+    const size_t layer = kv->n_slots * kv->kv_dim;
+    /* d_i32 as the forward laid it out: (n) I32 each, then (n_out) I32 */
+    const int32_t *tok = kv->d_i32;
+    const int32_t *seq = sbti_at(be, tok, SBTI_MEM_I32, (size_t)n);
+    const int32_t *pos = sbti_at(be, tok, SBTI_MEM_I32, 2 * (size_t)n);
+    const int32_t *slot = sbti_at(be, tok, SBTI_MEM_I32, 3 * (size_t)n);
+    const int32_t *rows = sbti_at(be, tok, SBTI_MEM_I32, 4 * (size_t)n);
+#define W(off) sbti_at(be, m->w, SBTI_MEM_PARAM, (off))
+    op->embedding_fwd(be, kv->x, tok, W(m->off_embed), n, C);
+    for (int l = 0; l < m->L; l++) {
+        const sbti_layer_offsets *lo = &m->layer[l];
+        void *kl = sbti_at(be, kv->k, SBTI_MEM_ACT, l * layer);
+        void *vl = sbti_at(be, kv->v, SBTI_MEM_ACT, l * layer);
+        op->rmsnorm_fwd(be, kv->ln, NULL, kv->x, W(lo->ln1), n, C, eps);
+        op->matmul_fwd(be, kv->qkv, kv->ln, W(lo->qkv), NULL, n, C, m->qkv_dim);
+        op->rope_fwd(be, kv->qkv, pos, m->inv_freq, n, m->nh, m->nkv, m->hd);
+        op->kv_store(be, kl, vl, kv->qkv, slot, n, m->nh, m->nkv, m->hd);
+        op->attention_paged(be, kv->att, kv->qkv, kl, vl, seq, pos, kv->d_table,
+                            kv->max_pages, kv->page_size, n, m->nh, m->nkv, m->hd);
+        op->matmul_fwd(be, kv->x, kv->att, W(lo->o), kv->x, n, m->att_dim, C);
+        op->rmsnorm_fwd(be, kv->ln, NULL, kv->x, W(lo->ln2), n, C, eps);
+        op->matmul_fwd(be, kv->gu, kv->ln, W(lo->gu), NULL, n, C, 2 * I);
+        op->swiglu_fwd(be, kv->h, kv->gu, n, I);
+        op->matmul_fwd(be, kv->x, kv->h, W(lo->down), kv->x, n, I, C);
+    }
+    if (n_out == 0)
+        return;
+    op->gather_rows(be, kv->xr, kv->x, rows, n_out, C);
+    op->rmsnorm_fwd(be, kv->lnr, NULL, kv->xr, W(m->off_norm), n_out, C, eps);
+    op->matmul_fwd(be, kv->logits, kv->lnr, W(m->off_lm_head), NULL, n_out, C, m->V);
+#undef W
+}
+
+/* Runs the padded forward of shape (n, n_out) through the graph cache: eagerly for a shape not
+ * seen yet (evicting the least recently used entry when full), recorded on its second call,
+ * replayed after. */
+static sbt_status run_graph(sbti_kv_cache *kv, int n, int n_out)
+{
+    sbti_backend *be = kv->m->be;
+    const sbti_backend_ops *op = be->ops;
+    kv_graph *g = NULL, *lru = &kv->graphs[0];
+    for (int i = 0; i < KV_GRAPHS && !g; i++) {
+        kv_graph *e = &kv->graphs[i];
+        if (e->n == n && e->n_out == n_out)
+            g = e;
+        else if (e->used < lru->used)
+            lru = e; /* a free entry has used = 0: it goes first */
+    }
+    kv->clock++;
+    if (!g) {
+        if (lru->graph) {
+            op->graph_free(be, lru->graph);
+            kv->stats.graphs--;
+        }
+        *lru = (kv_graph){.n = n, .n_out = n_out, .used = kv->clock};
+        queue_forward(kv, n, n_out);
+        kv->stats.eager++;
+        return SBT_OK;
+    }
+    g->used = kv->clock;
+    if (!g->graph) {
+        sbt_status st = op->graph_begin(be);
+        if (st != SBT_OK)
+            return st;
+        queue_forward(kv, n, n_out);
+        st = op->graph_end(be, &g->graph);
+        if (st != SBT_OK)
+            return st;
+        kv->stats.captures++;
+        kv->stats.graphs++;
+    }
+    kv->stats.replays++;
+    return op->graph_launch(be, g->graph);
+}
+
 sbt_status sbti_kv_forward_device(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
                                   const int32_t *out_rows, int n_out, const void **logits)
 {
@@ -279,7 +449,11 @@ sbt_status sbti_kv_forward_device(sbti_kv_cache *kv, const int32_t *ids, const i
         if (out_rows[k] < 0 || out_rows[k] >= n)
             return sbti_fail(SBT_E_INVALID_ARGUMENT,
                              "kv cache: output row %d names token %d of %d", k, out_rows[k], n);
-    sbt_status st = ensure_scratch(kv, n, n_out);
+    /* the shape that runs: (np, nop), padded where graphs run (or a test asks for it) */
+    int record = kv->mode == SBTI_KV_GRAPHS && kv->can_record;
+    int pad = (record || kv->mode == SBTI_KV_PADDED) && n <= KV_PAD_MAX && n_out <= KV_PAD_MAX;
+    int np = pad ? bucket(n) : n, nop = pad ? bucket(n_out) : n_out;
+    sbt_status st = ensure_scratch(kv, np, nop);
     if (st != SBT_OK)
         return st;
     /* the sequences of this call lie in [first, last]: only their lengths are saved for an undo,
@@ -292,27 +466,31 @@ sbt_status sbti_kv_forward_device(sbti_kv_cache *kv, const int32_t *ids, const i
         }
     if (last < first)
         first = last = 0; /* every sequence id is bad: place_tokens says which */
-    int32_t *host = malloc(sizeof(int32_t) * ((size_t)2 * n + (size_t)(last - first + 1)));
-    if (!host)
-        return sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory");
-    int32_t *pos = host, *slot = host + n, *old_len = host + 2 * n;
-    st = place_tokens(kv, ids, seq, n, pos, slot, old_len, first, last);
+    int32_t *tok = kv->h_i32, *sq = tok + np, *pos = tok + 2 * np, *slot = tok + 3 * np;
+    int32_t *rows = tok + 4 * np;
+    st = place_tokens(kv, ids, seq, n, pos, slot, kv->old_len, first, last);
+    if (st != SBT_OK)
+        return st;
+    memcpy(tok, ids, sizeof *tok * (size_t)n);
+    memcpy(sq, seq, sizeof *sq * (size_t)n);
+    memcpy(rows, out_rows, sizeof *rows * (size_t)n_out);
+    for (int i = n; i < np; i++) {
+        tok[i] = 0;
+        sq[i] = kv->max_seqs;
+        pos[i] = 0;
+        slot[i] = -1;
+    }
+    for (int k = n_out; k < nop; k++)
+        rows[k] = 0;
+    kv->stats.padded += np - n;
     int dlo = last + 1, dhi = first - 1; /* the dirty rows among [first, last] */
-    for (int i = 0; st == SBT_OK && i < n; i++)
+    for (int i = 0; i < n; i++)
         if (kv->dirty[seq[i]]) {
             dlo = seq[i] < dlo ? seq[i] : dlo;
             dhi = seq[i] > dhi ? seq[i] : dhi;
         }
-    if (st == SBT_OK)
-        st = op->upload(be, kv->d_tok, SBTI_MEM_I32, 0, ids, SBTI_F32, (size_t)n);
-    if (st == SBT_OK)
-        st = op->upload(be, kv->d_seq, SBTI_MEM_I32, 0, seq, SBTI_F32, (size_t)n);
-    if (st == SBT_OK)
-        st = op->upload(be, kv->d_pos, SBTI_MEM_I32, 0, pos, SBTI_F32, (size_t)n);
-    if (st == SBT_OK)
-        st = op->upload(be, kv->d_slot, SBTI_MEM_I32, 0, slot, SBTI_F32, (size_t)n);
-    if (st == SBT_OK && n_out > 0)
-        st = op->upload(be, kv->d_rows, SBTI_MEM_I32, 0, out_rows, SBTI_F32, (size_t)n_out);
+    st = op->upload(be, kv->d_i32, SBTI_MEM_I32, 0, kv->h_i32, SBTI_F32,
+                    4 * (size_t)np + (size_t)nop);
     if (st == SBT_OK && dlo <= dhi) {
         size_t row = (size_t)kv->max_pages;
         st = op->upload(be, kv->d_table, SBTI_MEM_I32, (size_t)dlo * row,
@@ -321,37 +499,18 @@ sbt_status sbti_kv_forward_device(sbti_kv_cache *kv, const int32_t *ids, const i
             for (int i = 0; i < n; i++)
                 kv->dirty[seq[i]] = 0;
     }
-    free(host);
     if (st != SBT_OK)
         return st;
-
-    const int C = m->C, I = m->I;
-    const float eps = (float)m->cfg.rms_norm_eps;
-    const size_t layer = (size_t)kv->n_pages * kv->page_size * kv->kv_dim;
-#define W(off) sbti_at(be, m->w, SBTI_MEM_PARAM, (off))
-    op->embedding_fwd(be, kv->x, kv->d_tok, W(m->off_embed), n, C);
-    for (int l = 0; l < m->L; l++) {
-        const sbti_layer_offsets *lo = &m->layer[l];
-        void *kl = sbti_at(be, kv->k, SBTI_MEM_ACT, l * layer);
-        void *vl = sbti_at(be, kv->v, SBTI_MEM_ACT, l * layer);
-        op->rmsnorm_fwd(be, kv->ln, NULL, kv->x, W(lo->ln1), n, C, eps);
-        op->matmul_fwd(be, kv->qkv, kv->ln, W(lo->qkv), NULL, n, C, m->qkv_dim);
-        op->rope_fwd(be, kv->qkv, kv->d_pos, m->inv_freq, n, m->nh, m->nkv, m->hd);
-        op->kv_store(be, kl, vl, kv->qkv, kv->d_slot, n, m->nh, m->nkv, m->hd);
-        op->attention_paged(be, kv->att, kv->qkv, kl, vl, kv->d_seq, kv->d_pos, kv->d_table,
-                            kv->max_pages, kv->page_size, n, m->nh, m->nkv, m->hd);
-        op->matmul_fwd(be, kv->x, kv->att, W(lo->o), kv->x, n, m->att_dim, C);
-        op->rmsnorm_fwd(be, kv->ln, NULL, kv->x, W(lo->ln2), n, C, eps);
-        op->matmul_fwd(be, kv->gu, kv->ln, W(lo->gu), NULL, n, C, 2 * I);
-        op->swiglu_fwd(be, kv->h, kv->gu, n, I);
-        op->matmul_fwd(be, kv->x, kv->h, W(lo->down), kv->x, n, I, C);
+    if (pad && record) {
+        st = run_graph(kv, np, nop);
+    } else {
+        queue_forward(kv, np, nop);
+        kv->stats.eager++;
     }
+    if (st != SBT_OK)
+        return st;
     if (n_out == 0)
         return sbti_backend_check(be);
-    op->gather_rows(be, kv->xr, kv->x, kv->d_rows, n_out, C);
-    op->rmsnorm_fwd(be, kv->lnr, NULL, kv->xr, W(m->off_norm), n_out, C, eps);
-    op->matmul_fwd(be, kv->logits, kv->lnr, W(m->off_lm_head), NULL, n_out, C, m->V);
-#undef W
     *logits = kv->logits;
     return SBT_OK;
 }

@@ -162,10 +162,32 @@ void sbti_model_release_training(sbt_model *m);
 typedef struct sbti_kv_cache sbti_kv_cache;
 
 /* A paged KV cache for model m: n_pages pages of page_size positions, shared by up to max_seqs
- * sequences of at most max_len positions each. */
+ * sequences of at most max_len positions each (and one more page that padding reads). */
 sbt_status sbti_kv_create(sbti_kv_cache **out, sbt_model *m, int max_seqs, int max_len,
                           int page_size, int n_pages);
 void sbti_kv_free(sbti_kv_cache *kv);
+
+/* How forwards run. GRAPHS is the default (SBT_CUDA_GRAPHS=0 at creation makes it EAGER). */
+typedef enum sbti_kv_mode {
+    SBTI_KV_EAGER = 0,  /* operation by operation, on the tokens given                       */
+    SBTI_KV_GRAPHS = 1, /* where the backend records graphs: padded to a bucket of rows with
+                         * dummy tokens, recorded once per bucket and replayed; EAGER elsewhere */
+    SBTI_KV_PADDED = 2  /* padded as GRAPHS pads, operation by operation: tests check the
+                         * padding on backends without graphs, and the graphs against it     */
+} sbti_kv_mode;
+
+void sbti_kv_set_mode(sbti_kv_cache *kv, sbti_kv_mode mode);
+
+/* What the forwards of a cache did, for tests and benchmarks. */
+typedef struct sbti_kv_stats {
+    int64_t eager;    /* forwards queued operation by operation                         */
+    int64_t captures; /* forwards recorded as a graph                                   */
+    int64_t replays;  /* forwards run by launching a graph (each recording's first too) */
+    int64_t padded;   /* dummy tokens added, over every forward                         */
+    int graphs;       /* graphs held now                                                */
+} sbti_kv_stats;
+
+sbti_kv_stats sbti_kv_get_stats(const sbti_kv_cache *kv);
 
 /* Sequence handles are 0..max_seqs-1. A sequence is empty after kv_create and kv_seq_reset. */
 int sbti_kv_seq_len(const sbti_kv_cache *kv, int seq);

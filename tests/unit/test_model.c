@@ -1,6 +1,7 @@
 /* test_model.c — the Llama model on the CPU backend, apart from the transformers goldens
  * (test_model_golden.c): the KV-cache forward against the full forward (prefill, decode,
- * shared prefixes, rollback, copy on write), save/load round trips in every dtype and as
+ * shared prefixes, rollback, copy on write), unpadded and padded as graphs pad it, and the
+ * padded forward against the unpadded one; save/load round trips in every dtype and as
  * shards, vocabulary growth, seeded initialisation, a few training steps, and bad input. */
 #define _GNU_SOURCE
 #include <check.h>
@@ -105,14 +106,24 @@ static float *full_logits(sbt_model *m, const int32_t *ids, int T)
 
 /* ---- KV cache -------------------------------------------------------------------------- */
 
+/* A cache whose forwards run unpadded (padded = 0) or padded to the buckets graphs use. */
+static sbti_kv_cache *kv_new(sbt_model *m, int padded, int max_seqs, int max_len, int page_size,
+                             int n_pages)
+{
+    sbti_kv_cache *kv;
+    ck_assert_msg(sbti_kv_create(&kv, m, max_seqs, max_len, page_size, n_pages) == SBT_OK, "%s",
+                  sbt_last_error());
+    sbti_kv_set_mode(kv, padded ? SBTI_KV_PADDED : SBTI_KV_EAGER);
+    return kv;
+}
+
 START_TEST(kv_prefill_then_decode_equals_full_forward)
 {
-    sbt_model *m = tiny_model(_i, 11);
+    sbt_model *m = tiny_model(_i % 2, 11);
     const int T = 21, V = m->V, P = 9;
     int32_t *ids = random_ids(T, V, 5);
     float *full = full_logits(m, ids, T);
-    sbti_kv_cache *kv;
-    ck_assert_int_eq(sbti_kv_create(&kv, m, 2, 64, 4, 16), SBT_OK);
+    sbti_kv_cache *kv = kv_new(m, _i / 2, 2, 64, 4, 16);
     float *got = malloc(sizeof(float) * (size_t)T * V);
     int32_t seq[32] = {0}, rows[32];
     for (int i = 0; i < P; i++)
@@ -141,8 +152,7 @@ START_TEST(kv_fork_truncate_and_copy_on_write)
     sbt_model *m = tiny_model(0, 12);
     const int V = m->V, prompt = 7, nb = 3;
     int32_t *ids = random_ids(64, V, 9);
-    sbti_kv_cache *kv;
-    ck_assert_int_eq(sbti_kv_create(&kv, m, 4, 40, 4, 40), SBT_OK);
+    sbti_kv_cache *kv = kv_new(m, _i, 4, 40, 4, 40);
     float *lg = malloc(sizeof(float) * 8 * V);
     int32_t seq0[16] = {0}, last = prompt - 1;
     ck_assert_int_eq(sbti_kv_forward(kv, ids, seq0, prompt, &last, 1, lg), SBT_OK);
@@ -209,8 +219,7 @@ END_TEST
 START_TEST(kv_errors_leave_the_cache_usable)
 {
     sbt_model *m = tiny_model(1, 13);
-    sbti_kv_cache *kv;
-    ck_assert_int_eq(sbti_kv_create(&kv, m, 2, 8, 4, 3), SBT_OK); /* 3 pages of 4 positions */
+    sbti_kv_cache *kv = kv_new(m, _i, 2, 8, 4, 3); /* 3 pages of 4 positions (padding or not) */
     int32_t *ids = random_ids(16, m->V, 3);
     int32_t seq[16] = {0}, r = 0;
     float *lg = malloc(sizeof(float) * m->V);
@@ -239,6 +248,103 @@ START_TEST(kv_errors_leave_the_cache_usable)
     free(lg);
     free(ids);
     sbti_kv_free(kv);
+    sbt_model_free(m);
+}
+END_TEST
+
+/* A random script on two caches of one model, one unpadded and one padded as graphs pad:
+ * a prefill of 70 tokens, then steps of 1 to 90 rows with the sequences' tokens interleaved,
+ * output rows for every token, for the last of each sequence or none, forks and rollbacks.
+ * Every logit and length agrees. Each row's sums run in the same order whatever rows are
+ * around it (up to the CPU matmul's pairing of rows), so the logits agree to rounding; and the
+ * dummy tokens store nothing into real sequences' pages, or later logits would differ. */
+START_TEST(kv_padded_equals_unpadded)
+{
+    sbt_model *m = tiny_model(_i, 21);
+    const int V = m->V, S = 6, max_len = 100;
+    sbti_kv_cache *kv[2] = {kv_new(m, 0, S, max_len, 4, 170), kv_new(m, 1, S, max_len, 4, 170)};
+    int32_t *pool = random_ids(8192, V, 17);
+    size_t used = 0;
+    int32_t ids[128], seq[128], rows[128];
+    float *lg[2] = {malloc(sizeof(float) * 128 * V), malloc(sizeof(float) * 128 * V)};
+    uint32_t x = 7u + (uint32_t)_i;
+#define RND(k) ((x = x * 1664525u + 1013904223u), (int)((x >> 8) % (uint32_t)(k)))
+    double worst = 0;
+    int64_t want_pad = 0;
+    for (int step = 0; step < 60; step++) {
+        /* how many tokens each sequence gets: a prefill of sequence 0 first, then 1..3 each
+         * for a random set, and every 9th step a long block (n over 64) */
+        int add[6] = {0};
+        if (step == 0)
+            add[0] = 70;
+        else
+            for (int s = 0; s < S; s++)
+                add[s] = RND(3) ? 0 : (step % 9 == 4 ? 10 + RND(6) : 1 + RND(3));
+        int n = 0;
+        for (int s = 0; s < S; s++)
+            if (sbti_kv_seq_len(kv[0], s) + add[s] > max_len) { /* roll back to make room */
+                int len = RND(max_len / 2);
+                for (int k = 0; k < 2; k++)
+                    sbti_kv_seq_truncate(kv[k], s, len);
+            }
+        for (int round = 0, more = 1; more; round++) { /* interleaved */
+            more = 0;
+            for (int s = 0; s < S; s++)
+                if (round < add[s]) {
+                    ids[n] = pool[used++ % 8192];
+                    seq[n++] = s;
+                    more = 1;
+                }
+        }
+        if (n == 0)
+            continue;
+        int n_out = 0, how = RND(5);
+        for (int i = 0; i < n; i++) { /* how: 0 none, 1 every token, else each sequence's last */
+            int last = 1;
+            for (int j = i + 1; j < n && last; j++)
+                last = seq[j] != seq[i];
+            if (how == 1 || (how > 1 && last))
+                rows[n_out++] = i;
+        }
+        for (int k = 0; k < 2; k++)
+            ck_assert_msg(sbti_kv_forward(kv[k], ids, seq, n, rows, n_out, lg[k]) == SBT_OK,
+                          "step %d (%d tokens, %d rows), %s: %s", step, n, n_out,
+                          k ? "padded" : "unpadded", sbt_last_error());
+        want_pad += (n <= 64 ? (n + 7) / 8 * 8 : (n + 31) / 32 * 32) - n;
+        for (int r = 0; r < n_out; r++) {
+            double e = rel_err(lg[1] + (size_t)r * V, lg[0] + (size_t)r * V, (size_t)V);
+            worst = e > worst ? e : worst;
+            ck_assert_msg(e <= 1e-6, "step %d row %d of %d (%d tokens): rel err %g", step, r,
+                          n_out, n, e);
+        }
+        for (int s = 0; s < S; s++)
+            ck_assert_int_eq(sbti_kv_seq_len(kv[1], s), sbti_kv_seq_len(kv[0], s));
+        /* now and then a beam replaces another (a fork), or one is rolled back */
+        if (step == 0 || RND(4) == 0) {
+            int dst = 1 + RND(S - 1), src = RND(S);
+            for (int k = 0; k < 2; k++)
+                sbti_kv_seq_fork(kv[k], dst, step == 0 ? 0 : src);
+        }
+        if (RND(5) == 0) {
+            int s = RND(S), len = RND(sbti_kv_seq_len(kv[0], s) + 1);
+            for (int k = 0; k < 2; k++)
+                sbti_kv_seq_truncate(kv[k], s, len);
+        }
+    }
+#undef RND
+    sbti_kv_stats st0 = sbti_kv_get_stats(kv[0]), st1 = sbti_kv_get_stats(kv[1]);
+    ck_assert_int_eq(st0.padded, 0);
+    ck_assert_int_eq(st1.padded, want_pad);
+    ck_assert(want_pad > 0);
+    ck_assert_int_eq(st1.eager, st0.eager);
+    ck_assert_int_eq(st1.captures + st1.replays + st1.graphs, 0); /* the CPU has no graphs */
+    printf("kv padded vs unpadded: worst rel err %g over %lld forwards\n", worst,
+           (long long)st0.eager);
+    for (int k = 0; k < 2; k++) {
+        sbti_kv_free(kv[k]);
+        free(lg[k]);
+    }
+    free(pool);
     sbt_model_free(m);
 }
 END_TEST
@@ -657,9 +763,10 @@ static Suite *suite(void)
     TCase *tc = tcase_create("model");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, kv_prefill_then_decode_equals_full_forward, 0, 2);
-    tcase_add_test(tc, kv_fork_truncate_and_copy_on_write);
-    tcase_add_test(tc, kv_errors_leave_the_cache_usable);
+    tcase_add_loop_test(tc, kv_prefill_then_decode_equals_full_forward, 0, 4);
+    tcase_add_loop_test(tc, kv_fork_truncate_and_copy_on_write, 0, 2);
+    tcase_add_loop_test(tc, kv_errors_leave_the_cache_usable, 0, 2);
+    tcase_add_loop_test(tc, kv_padded_equals_unpadded, 0, 2);
     tcase_add_test(tc, forward_padding_and_last_only);
     tcase_add_test(tc, create_is_seeded_and_initialised_as_transformers);
     tcase_add_loop_test(tc, save_load_round_trip, 0, 2);

@@ -186,6 +186,8 @@ void sbti_cpu_kv_store(sbti_backend *be, void *kcache_, void *vcache_, const voi
     size_t row = (size_t)(nh + 2 * nkv) * hd, kv = (size_t)nkv * hd;
 #pragma omp parallel for num_threads(sbti_cpu_threads(be)) schedule(static)
     for (int n = 0; n < N; n++) {
+        if (slot[n] < 0) /* padding (kv_cache.c): nothing to keep */
+            continue;
         const float *x = qkv + (size_t)n * row;
         memcpy(kcache + (size_t)slot[n] * kv, x + (size_t)nh * hd, kv * sizeof(float));
         memcpy(vcache + (size_t)slot[n] * kv, x + (size_t)(nh + nkv) * hd, kv * sizeof(float));

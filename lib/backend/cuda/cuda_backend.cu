@@ -271,6 +271,69 @@ static sbt_status cuda_sync(sbti_backend *be)
     return be->error;
 }
 
+/* ---- graphs ------------------------------------------------------------------------------ */
+
+/* Recording is stream capture on the backend's stream. ThreadLocal mode: a call on this thread
+ * that is not allowed while capturing (cudaMalloc, a synchronous copy, a synchronisation) fails
+ * instead of running outside the graph, so such a bug shows as an error, not as a graph that
+ * silently misses work. Allocations by others' threads are none of its business. */
+static sbt_status cuda_graph_begin(sbti_backend *be)
+{
+    if (!sbti_cuda_begin(be, "graph_begin"))
+        return earlier(be, "graph_begin");
+    cudaStream_t s = sbti_cuda(be)->stream;
+    sbti_cuda_ok(be, cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal),
+                 "graph_begin: cudaStreamBeginCapture");
+    return be->error;
+}
+
+static sbt_status cuda_graph_end(sbti_backend *be, void **graph)
+{
+    *graph = NULL;
+    sbti_cuda_backend *cb = sbti_cuda(be);
+    /* The capture ends even after a failure, so that the stream is usable again. */
+    cudaGraph_t g = NULL;
+    cudaError_t e = cudaSetDevice(cb->device);
+    if (e == cudaSuccess)
+        e = cudaStreamEndCapture(cb->stream, &g);
+    if (be->error != SBT_OK || !sbti_cuda_ok(be, e, "graph_end: cudaStreamEndCapture")) {
+        if (g)
+            (void)cudaGraphDestroy(g);
+        return earlier(be, "graph_end");
+    }
+    cudaGraphExec_t x = NULL;
+    int ok = sbti_cuda_ok(be, cudaGraphInstantiateWithFlags(&x, g, 0),
+                          "graph_end: cudaGraphInstantiateWithFlags");
+    /* The executable graph is a copy: the recorded one is not needed any more. */
+    ok = sbti_cuda_ok(be, cudaGraphDestroy(g), "graph_end: cudaGraphDestroy") && ok;
+    if (!ok) {
+        if (x)
+            (void)cudaGraphExecDestroy(x);
+        return be->error;
+    }
+    *graph = x;
+    return SBT_OK;
+}
+
+static sbt_status cuda_graph_launch(sbti_backend *be, void *graph)
+{
+    if (!sbti_cuda_begin(be, "graph_launch"))
+        return earlier(be, "graph_launch");
+    sbti_cuda_ok(be, cudaGraphLaunch((cudaGraphExec_t)graph, sbti_cuda(be)->stream),
+                 "graph_launch: cudaGraphLaunch");
+    return be->error;
+}
+
+/* An executable graph still running is freed when it is done (cudaGraphExecDestroy). */
+static void cuda_graph_free(sbti_backend *be, void *graph)
+{
+    if (!graph)
+        return;
+    (void)cudaSetDevice(sbti_cuda(be)->device);
+    sbti_cuda_ok(be, cudaGraphExecDestroy((cudaGraphExec_t)graph),
+                 "graph_free: cudaGraphExecDestroy");
+}
+
 static const sbti_backend_ops cuda_ops = {
     cuda_destroy,
     cuda_alloc,
@@ -299,10 +362,10 @@ static const sbti_backend_ops cuda_ops = {
     sbti_cuda_select,
     sbti_cuda_sumsq,
     sbti_cuda_adamw,
-    NULL, /* graph_begin: not yet */
-    NULL,
-    NULL,
-    NULL,
+    cuda_graph_begin,
+    cuda_graph_end,
+    cuda_graph_launch,
+    cuda_graph_free,
 };
 
 /* ---- creation ---------------------------------------------------------------------------- */

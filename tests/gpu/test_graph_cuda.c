@@ -1,0 +1,355 @@
+/* test_graph_cuda.c — the decoding forward recorded as CUDA graphs and replayed (kv_cache.c), on
+ * small random Llama models on the CUDA backend. Three caches of one model run the same script
+ * (a prefill, steps of 1 to 40 rows and a few longer blocks, output rows for every token, each
+ * sequence's last or none, forks and rollbacks): graphs (SBTI_KV_GRAPHS), the same padding run
+ * operation by operation (SBTI_KV_PADDED) and the unpadded forward (SBTI_KV_EAGER). The graphs'
+ * logits equal the padded ones bit for bit (the same kernels on the same shapes) and the
+ * unpadded ones within bf16 tolerance (cuBLASLt may pick other algorithms for other row
+ * counts); the cache's counters show that graphs were recorded and replayed. Also: when a shape
+ * is recorded, when graphs are dropped, SBT_CUDA_GRAPHS=0, and the time of a decoding step with
+ * and without graphs. Exits 77 (skipped) where there is no usable GPU; runs without fork (a
+ * CUDA context does not survive one). */
+#define _POSIX_C_SOURCE 200809L /* setenv, clock_gettime */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/model.h"
+#include "selfbt/backend.h"
+#include "selfbt/model.h"
+
+#define TOL_BF16 1e-2 /* graphs vs the unpadded forward: bf16 activations, other GEMM algorithms */
+
+static sbt_backend *gpu;
+
+/* A random Llama: GQA, head dim 32 (tiny) or 64. */
+static sbt_model *model(int V, int C, int I, int L, int nh, int nkv, uint64_t seed)
+{
+    sbt_model_config c;
+    sbt_model_config_init(&c);
+    c.vocab_size = V;
+    c.hidden_size = C;
+    c.intermediate_size = I;
+    c.num_hidden_layers = L;
+    c.num_attention_heads = nh;
+    c.num_key_value_heads = nkv;
+    c.max_position_embeddings = 1024;
+    c.rms_norm_eps = 1e-5;
+    c.rope_theta = 10000.0;
+    c.tie_word_embeddings = 0;
+    c.bos_token_id = 1;
+    c.eos_token_id = 2;
+    c.pad_token_id = 0;
+    c.initializer_range = 0.1;
+    sbt_model *m = NULL;
+    ck_assert_msg(sbt_model_create(&m, gpu, &c, seed) == SBT_OK, "%s", sbt_last_error());
+    return m;
+}
+
+static sbt_model *tiny(void)
+{
+    return model(384, 128, 344, 3, 4, 2, 5);
+}
+
+static sbti_kv_cache *cache(sbt_model *m, sbti_kv_mode mode, int max_seqs, int max_len)
+{
+    sbti_kv_cache *kv;
+    ck_assert_msg(sbti_kv_create(&kv, m, max_seqs, max_len, 16, max_seqs * max_len / 16 + 8) ==
+                      SBT_OK,
+                  "%s", sbt_last_error());
+    sbti_kv_set_mode(kv, mode);
+    return kv;
+}
+
+/* ‖a − b‖ / ‖b‖ */
+static double rel_err(const float *a, const float *b, size_t n)
+{
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
+    return sqrt(d / (r > 0 ? r : 1));
+}
+
+static uint32_t rng = 12345;
+
+static int rnd(int k)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return (int)((rng >> 8) % (uint32_t)k);
+}
+
+enum { G = 0, P = 1, E = 2 }; /* graphs, padded, eager */
+static const char *const mode_names[3] = {"graphs", "padded", "eager"};
+
+START_TEST(graphs_equal_the_padded_forward_bit_for_bit)
+{
+    sbt_model *m = tiny();
+    const int V = m->V, S = 12, max_len = 160;
+    const sbti_kv_mode modes[3] = {SBTI_KV_GRAPHS, SBTI_KV_PADDED, SBTI_KV_EAGER};
+    sbti_kv_cache *kv[3];
+    float *lg[3];
+    for (int k = 0; k < 3; k++) {
+        kv[k] = cache(m, modes[k], S, max_len);
+        lg[k] = malloc(sizeof(float) * 192 * V);
+    }
+    int32_t ids[192], seq[192], rows[192]; /* at most 12 sequences of 15 tokens */
+    double worst = 0;
+    int forwards = 0;
+    for (int step = 0; step < 120; step++) {
+        /* a prefill of 90 tokens, then 1..3 tokens each for some sequences (at most 36 rows),
+         * and every 17th step 8..15 each (up to 180 rows); the sequences interleaved */
+        int add[12] = {0};
+        if (step == 0)
+            add[0] = 90;
+        else
+            for (int s = 0; s < S; s++)
+                add[s] = rnd(2) ? 0 : (step % 17 == 8 ? 8 + rnd(8) : 1 + rnd(3));
+        for (int s = 0; s < S; s++)
+            if (sbti_kv_seq_len(kv[0], s) + add[s] > max_len) { /* roll back to make room */
+                int len = rnd(max_len / 2);
+                for (int k = 0; k < 3; k++)
+                    sbti_kv_seq_truncate(kv[k], s, len);
+            }
+        int n = 0;
+        for (int round = 0, more = 1; more; round++) {
+            more = 0;
+            for (int s = 0; s < S; s++)
+                if (round < add[s]) {
+                    ids[n] = 3 + rnd(V - 3);
+                    seq[n++] = s;
+                    more = 1;
+                }
+        }
+        if (n == 0)
+            continue;
+        int n_out = 0, how = rnd(6);
+        for (int i = 0; i < n; i++) { /* how: 0 none, 1 every token, else each sequence's last */
+            int last = 1;
+            for (int j = i + 1; j < n && last; j++)
+                last = seq[j] != seq[i];
+            if (how == 1 || (how > 1 && last))
+                rows[n_out++] = i;
+        }
+        for (int k = 0; k < 3; k++)
+            ck_assert_msg(sbti_kv_forward(kv[k], ids, seq, n, rows, n_out, lg[k]) == SBT_OK,
+                          "step %d (%d tokens, %d rows), %s: %s", step, n, n_out, mode_names[k],
+                          sbt_last_error());
+        forwards++;
+        ck_assert_msg(memcmp(lg[G], lg[P], sizeof(float) * (size_t)n_out * V) == 0,
+                      "step %d (%d tokens, %d rows): graphs differ from the padded forward", step,
+                      n, n_out);
+        for (int r = 0; r < n_out; r++) {
+            double e = rel_err(lg[G] + (size_t)r * V, lg[E] + (size_t)r * V, (size_t)V);
+            worst = e > worst ? e : worst;
+            ck_assert_msg(e < TOL_BF16, "step %d row %d of %d (%d tokens): graphs vs unpadded %g",
+                          step, r, n_out, n, e);
+        }
+        for (int s = 0; s < S; s++)
+            for (int k = 1; k < 3; k++)
+                ck_assert_int_eq(sbti_kv_seq_len(kv[k], s), sbti_kv_seq_len(kv[0], s));
+        if (rnd(3) == 0) { /* a beam replaces another */
+            int dst = rnd(S), src = rnd(S);
+            for (int k = 0; k < 3; k++)
+                sbti_kv_seq_fork(kv[k], dst, src);
+        }
+        if (rnd(4) == 0) { /* a rollback */
+            int s = rnd(S), len = rnd(sbti_kv_seq_len(kv[0], s) + 1);
+            for (int k = 0; k < 3; k++)
+                sbti_kv_seq_truncate(kv[k], s, len);
+        }
+    }
+    sbti_kv_stats st[3];
+    for (int k = 0; k < 3; k++)
+        st[k] = sbti_kv_get_stats(kv[k]);
+    printf("graphs vs padded: bit for bit over %d forwards; graphs vs unpadded: worst rel err "
+           "%.3g\ngraphs: %lld eager, %lld recorded, %lld launched, %d held, %lld dummy tokens\n",
+           forwards, worst, (long long)st[G].eager, (long long)st[G].captures,
+           (long long)st[G].replays, st[G].graphs, (long long)st[G].padded);
+    ck_assert_int_eq(st[G].eager + st[G].replays, forwards);
+    ck_assert(st[G].captures > 0 && st[G].replays > st[G].captures);
+    ck_assert_int_eq(st[G].padded, st[P].padded);
+    ck_assert_int_eq(st[P].eager, forwards);
+    ck_assert_int_eq(st[P].captures + st[P].replays + st[E].captures + st[E].replays, 0);
+    ck_assert_int_eq(st[E].padded, 0);
+    for (int k = 0; k < 3; k++) {
+        sbti_kv_free(kv[k]);
+        free(lg[k]);
+    }
+    sbt_model_free(m);
+}
+END_TEST
+
+/* A shape runs eagerly first, is recorded on its second forward and replayed after; larger
+ * scratch buffers drop every graph (and the first-run marks); forwards over 512 rows are
+ * neither padded nor recorded; SBT_CUDA_GRAPHS=0 turns graphs off. */
+START_TEST(record_on_the_second_forward_and_drop_with_the_buffers)
+{
+    sbt_model *m = tiny();
+    sbti_kv_cache *kv = cache(m, SBTI_KV_GRAPHS, 8, 700);
+    float *lg = malloc(sizeof(float) * 600 * m->V);
+    int32_t ids[600], seq[600] = {0}, rows[600];
+    for (int i = 0; i < 600; i++) {
+        ids[i] = 3 + i % 300;
+        seq[i] = i % 8;
+        rows[i] = i;
+    }
+#define FWD(n, n_out)                                                                        \
+    ck_assert_msg(sbti_kv_forward(kv, ids, seq, (n), rows, (n_out), lg) == SBT_OK, "%s",    \
+                  sbt_last_error())
+#define STATS(e, c, r, g)                                                                    \
+    do {                                                                                     \
+        sbti_kv_stats s_ = sbti_kv_get_stats(kv);                                            \
+        ck_assert_msg(s_.eager == (e) && s_.captures == (c) && s_.replays == (r) &&          \
+                          s_.graphs == (g),                                                  \
+                      "line %d: eager %lld, recorded %lld, launched %lld, held %d", __LINE__, \
+                      (long long)s_.eager, (long long)s_.captures, (long long)s_.replays,    \
+                      s_.graphs);                                                            \
+    } while (0)
+    FWD(5, 5);   /* bucket (8, 8): first seen, eager */
+    STATS(1, 0, 0, 0);
+    FWD(6, 2);   /* (8, 8) again: recorded and launched */
+    STATS(1, 1, 1, 1);
+    FWD(8, 8);   /* replayed */
+    FWD(7, 1);
+    STATS(1, 1, 3, 1);
+    FWD(8, 0);   /* (8, 0): another shape */
+    FWD(8, 0);
+    STATS(2, 2, 4, 2);
+    FWD(100, 3); /* (128, 8): the buffers grow (graphs dropped), then eager */
+    STATS(3, 2, 4, 0);
+    FWD(3, 3);   /* (8, 8) is new again */
+    STATS(4, 2, 4, 0);
+    FWD(520, 1); /* over 512 rows: unpadded, eager, not remembered */
+    FWD(520, 1);
+    STATS(6, 2, 4, 0);
+    ck_assert_int_eq(sbti_kv_get_stats(kv).padded, 3 + 2 + 0 + 1 + 28 + 5);
+#undef FWD
+#undef STATS
+    sbti_kv_free(kv);
+    /* the switch is read when a cache is made */
+    setenv("SBT_CUDA_GRAPHS", "0", 1);
+    ck_assert_int_eq(sbti_kv_create(&kv, m, 2, 64, 16, 8), SBT_OK);
+    unsetenv("SBT_CUDA_GRAPHS");
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(sbti_kv_forward(kv, ids, seq, 2, rows, 2, lg), SBT_OK);
+    sbti_kv_stats s = sbti_kv_get_stats(kv);
+    ck_assert(s.eager == 3 && s.captures == 0 && s.replays == 0 && s.padded == 0);
+    sbti_kv_free(kv);
+    free(lg);
+    sbt_model_free(m);
+}
+END_TEST
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Milliseconds per decoding step of n sequences of ctx tokens, one token each, logits of every
+ * row left on the device; each step is rolled back after (the context stays ctx) and waits for
+ * the device (a decoder reads its candidates every step). */
+static double step_ms(sbt_model *m, sbti_kv_mode mode, int n, int ctx)
+{
+    sbti_backend *be = m->be;
+    sbti_kv_cache *kv = cache(m, mode, n, 512);
+    int32_t *ids = malloc(sizeof *ids * (size_t)n * ctx);
+    int32_t *seq = malloc(sizeof *seq * (size_t)n * ctx);
+    int32_t rows[64];
+    for (int i = 0; i < n * ctx; i++) {
+        ids[i] = 3 + i % (m->V - 3);
+        seq[i] = i % n;
+    }
+    ck_assert_msg(sbti_kv_forward(kv, ids, seq, n * ctx, rows, 0, NULL) == SBT_OK, "%s",
+                  sbt_last_error());
+    for (int i = 0; i < n; i++)
+        rows[i] = i;
+    const void *dev;
+    double t0 = 0;
+    const int warm = 16, steps = 200;
+    for (int k = 0; k < warm + steps; k++) {
+        if (k == warm)
+            t0 = now();
+        for (int i = 0; i < n; i++)
+            ids[i] = 3 + (k * 7 + i) % (m->V - 3);
+        ck_assert_msg(sbti_kv_forward_device(kv, ids, seq, n, rows, n, &dev) == SBT_OK, "%s",
+                      sbt_last_error());
+        ck_assert_int_eq(be->ops->sync(be), SBT_OK);
+        for (int i = 0; i < n; i++)
+            sbti_kv_seq_truncate(kv, i, ctx);
+    }
+    double ms = (now() - t0) * 1e3 / steps;
+    if (mode == SBTI_KV_GRAPHS)
+        ck_assert(sbti_kv_get_stats(kv).replays >= steps);
+    sbti_kv_free(kv);
+    free(ids);
+    free(seq);
+    return ms;
+}
+
+START_TEST(decode_step_time)
+{
+    struct {
+        const char *name;
+        sbt_model *m;
+    } models[2] = {{"tiny (3 layers, C 128, V 384)", tiny()},
+                   {"small (16 layers, C 512, hd 64, V 8192)",
+                    model(8192, 512, 1408, 16, 8, 2, 6)}};
+    printf("decode step, ms (waiting for the device every step; 200 steps after 16):\n");
+    for (int k = 0; k < 2; k++) {
+        const int ns[3] = {1, 8, 64}, ctxs[2] = {40, 200};
+        for (int j = 0; j < 3; j++)
+            for (int c = 0; c < 2; c++) {
+                double e = step_ms(models[k].m, SBTI_KV_EAGER, ns[j], ctxs[c]);
+                double g = step_ms(models[k].m, SBTI_KV_GRAPHS, ns[j], ctxs[c]);
+                printf("  %-40s n = %2d, context %3d: eager %.3f, graphs %.3f (%.2fx)\n",
+                       models[k].name, ns[j], ctxs[c], e, g, e / g);
+            }
+        sbt_model_free(models[k].m);
+    }
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("graph_cuda");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, graphs_equal_the_padded_forward_bit_for_bit);
+    tcase_add_test(tc, record_on_the_second_forward_and_drop_with_the_buffers);
+    tcase_add_test(tc, decode_step_time);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    sbt_backend_options o;
+    sbt_backend_options_init(&o);
+    o.kind = SBT_BACKEND_CUDA;
+    sbt_status st = sbt_backend_create(&gpu, &o);
+    if (st == SBT_E_NOT_FOUND || st == SBT_E_UNSUPPORTED) {
+        printf("skipped: %s\n", sbt_last_error());
+        return 77;
+    }
+    if (st != SBT_OK) {
+        fprintf(stderr, "sbt_backend_create: %s\n", sbt_last_error());
+        return EXIT_FAILURE;
+    }
+    printf("cuda backend: %s\n", sbti_backend_of(gpu)->description);
+    fflush(stdout);
+    SRunner *sr = srunner_create(make_suite());
+    srunner_set_fork_status(sr, CK_NOFORK); /* a CUDA context cannot cross fork() */
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    sbt_backend_free(gpu);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
