@@ -683,6 +683,10 @@ void sbti_cuda_select(sbti_backend *be, int32_t *ids, float *lp, float *key, int
         sbti_backend_fail(be, SBT_E_INVALID_ARGUMENT, "cuda select: R = %d, V = %d", R, V);
         return;
     }
+    if (V > (1 << 19)) { /* the fixed-point masses of a row sum below 2^63 (MASS_SCALE) */
+        sbti_backend_fail(be, SBT_E_UNSUPPORTED, "cuda select: V = %d is over 2^19", V);
+        return;
+    }
     if (a.k < 1 || a.k > SBTI_SELECT_MAX_K) {
         sbti_backend_fail(be, SBT_E_INVALID_ARGUMENT, "cuda select: k = %d (1 .. %d)", a.k,
                           SBTI_SELECT_MAX_K);
