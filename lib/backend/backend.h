@@ -83,16 +83,17 @@ typedef struct sbti_select_args {
 
 #define SBTI_SELECT_MAX_K 512
 
-/* The uniform in (0, 1) behind a token's Gumbel noise: the top 24 bits of a SplitMix64 mix of
- * seed + (id + 1) * 0x9E3779B97F4A7C15, plus one half, times 2^-24. Host and device compute it
- * bit for bit alike. */
+/* The uniform in (0, 1) behind a token's Gumbel noise: the top 23 bits of a SplitMix64 mix of
+ * seed + (id + 1) * 0x9E3779B97F4A7C15, plus one half, times 2^-23 (exact in fp32, so never 0
+ * or 1: with 24 bits the top value rounded to 1 and its Gumbel noise was +inf). Host and device
+ * compute it bit for bit alike. */
 static inline float sbti_select_uniform(uint64_t seed, int32_t id)
 {
     uint64_t z = seed + (uint64_t)((int64_t)id + 1) * 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
-    return ((float)(z >> 40) + 0.5f) * (1.0f / 16777216.0f);
+    return ((float)(z >> 41) + 0.5f) * (1.0f / 8388608.0f);
 }
 
 

@@ -3,11 +3,11 @@
 #
 #   tests/gpu/run_gpu_checks.sh BIN_DIR OUT_DIR [--sanitize | --sanitize-only]
 #
-# BIN_DIR holds test_backend_cuda, test_model_golden and model_check built with
-# -DSELFBT_CUDA=ON (a build's tests/ folder, or a copy of it); OUT_DIR receives the logs and
-# the Llama-3.2-1B check's files. Needs a GPU, and python3 with torch + transformers for the
-# Llama-3.2-1B check. --sanitize also runs compute-sanitizer memcheck and racecheck on the op
-# tests; --sanitize-only runs those two alone (test_backend_cuda is all they need).
+# BIN_DIR holds test_backend_cuda, test_select_cuda, test_graph_cuda, test_model_golden and
+# model_check built with -DSELFBT_CUDA=ON (a build's tests/ folder, or a copy of it); OUT_DIR
+# receives the logs and the Llama-3.2-1B check's files. Needs a GPU, and python3 with torch +
+# transformers for the Llama-3.2-1B check. --sanitize also runs compute-sanitizer memcheck and
+# racecheck on the op tests; --sanitize-only runs those two alone.
 #
 # The sanitizers run the op tests in their quick mode (SBT_TEST_QUICK=1 in test_backend_cuda:
 # small shapes that still cover every op, attention mode and kernel path; racecheck over the
@@ -64,6 +64,8 @@ sanitizer() {
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 if [ "$sanitize" != --sanitize-only ]; then
     run ops_vs_cpu env CK_NOFORK=1 "$bin/test_backend_cuda"
+    run select_vs_cpu env CK_NOFORK=1 "$bin/test_select_cuda"
+    run decode_graphs env CK_NOFORK=1 "$bin/test_graph_cuda"
     run golden_tiny_models env SBT_TEST_BACKEND=cuda CK_DEFAULT_TIMEOUT=300 \
         SBT_TEST_DATA_DIR="$here/../golden" "$bin/test_model_golden"
     run llama_3_2_1b_config python3 "$here/../golden/check_llama1b.py" \

@@ -249,6 +249,8 @@ START_TEST(uniform_is_in_the_open_interval_and_even)
     }
     for (int b = 0; b < 16; b++)
         ck_assert_msg(abs(bins[b] - 10000) < 500, "bin %d has %d of 160000", b, bins[b]);
+    /* the extremes of the 23 bits stay inside: an all-ones draw is below 1 */
+    ck_assert(((float)((1u << 23) - 1) + 0.5f) * (1.0f / 8388608.0f) < 1.0f);
 }
 END_TEST
 

@@ -16,6 +16,8 @@
 #ifndef SBTI_BACKEND_CUDA_CUDA_HOOKS_H
 #define SBTI_BACKEND_CUDA_CUDA_HOOKS_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,6 +37,11 @@ const char *sbti_cuda_attention_path(struct sbti_backend *be, const char **why);
  * row is over it, the auto mode runs cuDNN's non-deterministic backward and the cudnn mode the
  * plain kernels. 0 on success, -1 for a backend that is not CUDA's. */
 int sbti_cuda_attention_set_workspace_limit(struct sbti_backend *be, long long bytes);
+
+/* u(n) F32 = sbti_select_uniform (backend.h) of seeds(n,2) I32 and ids(n) I32 as select's kernel
+ * computes it (device buffers): tests compare it with the host's bit for bit. */
+void sbti_cuda_select_uniforms(struct sbti_backend *be, float *u, const int32_t *seeds,
+                               const int32_t *ids, int n);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@
 #include <math.h>
 
 #include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/cuda_hooks.h"
 
 namespace {
 
@@ -79,7 +80,7 @@ __device__ __forceinline__ float select_uniform(uint64_t seed, int32_t id)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
-    return ((float)(z >> 40) + 0.5f) * (1.0f / 16777216.0f);
+    return ((float)(z >> 41) + 0.5f) * (1.0f / 8388608.0f);
 }
 
 /* A token's Gumbel key, as cpu_select.c writes it: (x - lse) / T - log(-log(u)). */
