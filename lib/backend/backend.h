@@ -238,6 +238,8 @@ typedef struct sbti_backend_ops {
      * failure, if any, and *graph = NULL then. */
     sbt_status (*graph_begin)(sbti_backend *be);
     sbt_status (*graph_end)(sbti_backend *be, void **graph);
+    /* SBT_E_NOT_FOUND (not recorded as a failure): the graph is stale, a buffer the backend
+     * keeps for itself moved since it was recorded; free it and record it again. */
     sbt_status (*graph_launch)(sbti_backend *be, void *graph);
     void (*graph_free)(sbti_backend *be, void *graph); /* NULL-safe */
 } sbti_backend_ops;

@@ -9,10 +9,12 @@
  * Candidates are beams with the goal marker; they are scored, grouped by answer and the best
  * group wins; without any, the best beam of the last expansion is returned. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "decode/decoder_internal.h"
 #include "decode/engine.h"
@@ -938,13 +940,6 @@ static sbt_status process_round(run *R, problem *P)
 
 /* ---- the run ---------------------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 sbt_status sbt_decoder_run(sbt_decoder *d, const char *const *prompts, int64_t n,
                            sbt_decode_results **out)
 {
@@ -958,7 +953,7 @@ sbt_status sbt_decoder_run(sbt_decoder *d, const char *const *prompts, int64_t n
         if (!prompts[i])
             return sbti_fail(SBT_E_INVALID_ARGUMENT, "sbt_decoder_run: prompts[%lld] is NULL",
                              (long long)i);
-    double t0 = now_s();
+    double t0 = sbti_now();
     const sbt_decoder_options *o = &d->o;
     run R = {.d = d};
     int n_live = 0;
@@ -1079,7 +1074,13 @@ sbt_status sbt_decoder_run(sbt_decoder *d, const char *const *prompts, int64_t n
         R.res->stats.generated_tokens += R.res->items[i].generated;
         R.res->stats.expansions += R.res->items[i].n_exp;
     }
-    R.res->stats.seconds = now_s() - t0;
+    R.res->stats.seconds = sbti_now() - t0;
+    if (getenv("SBT_DECODE_PROFILE"))
+        fprintf(stderr,
+                "decode profile: %.3f s in all, %lld steps: prepare %.3f s, forward %.3f s "
+                "(queue %.3f s, wait %.3f s), choose %.3f s\n",
+                R.res->stats.seconds, (long long)R.e.forward_calls, R.e.t_prepare, R.e.t_forward,
+                R.lm->t_queue, R.lm->t_wait, R.e.t_choose);
 done:
     if (live)
         for (int i = 0; i < n_live; i++)

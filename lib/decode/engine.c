@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "decode/engine.h"
 
@@ -551,6 +552,7 @@ static void pad_plan(sbti_engine *e, const sbti_hyp *y, int L, int *q0, int *fro
 
 sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
 {
+    const double t0 = sbti_now();
     /* count */
     int n_tok = 0, n_out = 0, kmax = 1, gk[SBTI_N_GROUPS] = {1, 1, 1};
     for (int i = 0; i < n_jobs; i++) {
@@ -642,7 +644,11 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
                           .group = e->row_group, .seed = e->row_seed, .ids = e->c_ids,
                           .lp = e->c_lp, .key = e->c_key, .kept = e->c_kept,
                           .extra_lp = e->c_extra};
+    const double t1 = sbti_now();
     st = e->lm->vt->forward(e->lm, e->ids, e->seq, n_tok, e->rows, n_out, &sel);
+    const double t2 = sbti_now();
+    e->t_prepare += t1 - t0;
+    e->t_forward += t2 - t1;
     e->forward_calls++;
     e->forward_tokens += n_tok;
     if (st != SBT_OK)
@@ -671,5 +677,6 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
             j->phase = SBTI_JOB_DONE;
         }
     }
+    e->t_choose += sbti_now() - t2;
     return SBT_OK;
 }

@@ -104,6 +104,7 @@ typedef struct sbti_engine {
     int cap_cands;
     /* stats */
     int64_t forward_tokens, forward_calls;
+    double t_prepare, t_forward, t_choose; /* seconds in the three parts of the steps */
 } sbti_engine;
 
 sbt_status sbti_engine_init(sbti_engine *e, sbti_lm *lm, int32_t eos, double temperature,

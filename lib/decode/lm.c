@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "decode/lm.h"
 #include "model/model.h"
@@ -102,6 +103,7 @@ static sbt_status kv_forward(sbti_lm *base, const int32_t *ids, const int32_t *s
         lm->seeds[2 * k + 1] = (int32_t)(uint32_t)(sel->seed[r] >> 32);
     }
     const void *logits;
+    const double t0 = sbti_now();
     st = sbti_kv_forward_device(lm->kv, ids, seq, n, lm->prow, n_out, &logits);
     if (st != SBT_OK || n_out == 0)
         return st;
@@ -121,9 +123,12 @@ static sbt_status kv_forward(sbti_lm *base, const int32_t *ids, const int32_t *s
         row += (size_t)count[g];
         c += (size_t)count[g] * (size_t)a->k;
     }
+    const double t1 = sbti_now();
+    base->t_queue += t1 - t0;
     st = be->ops->download(be, lm->hi, lm->d_i, SBTI_MEM_I32, 0, n_c + (size_t)n_out);
     if (st == SBT_OK)
         st = be->ops->download(be, lm->hf, lm->d_f, SBTI_MEM_F32, 0, 2 * n_c + (size_t)n_out);
+    base->t_wait += sbti_now() - t1;
     if (st != SBT_OK)
         return st;
     /* back to the caller's row order, blocks of kmax */

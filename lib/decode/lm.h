@@ -47,6 +47,9 @@ typedef struct sbti_lm_vt {
 struct sbti_lm {
     const sbti_lm_vt *vt;
     int n_vocab, max_seqs, max_len;
+    /* seconds spent in forward: queuing the work, then waiting for its answers (the model's
+     * source; SBT_DECODE_PROFILE prints them) */
+    double t_queue, t_wait;
 };
 
 sbt_status sbti_lm_kv_create(sbti_lm **out, sbt_model *m, int max_seqs, int max_len,

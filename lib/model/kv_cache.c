@@ -23,7 +23,7 @@
 #include "model/model.h"
 
 #define KV_GRAPHS 32   /* recorded shapes kept per cache; the least recently used one goes */
-#define KV_PAD_MAX 512 /* forwards of more rows (or output rows) are neither padded nor recorded */
+#define KV_PAD_MAX 4096 /* forwards of more rows (or output rows) are neither padded nor recorded */
 
 /* One padded shape of the forward. It is run eagerly the first time, so that what a backend
  * makes on first use (matmul plans, kernel modules, attributes) is made outside a recording;
@@ -341,14 +341,16 @@ static sbt_status place_tokens(sbti_kv_cache *kv, const int32_t *ids, const int3
     return st;
 }
 
-/* The rows a forward of n rows (or output rows) is padded to: multiples of 8 up to 64 and of
- * 32 up to KV_PAD_MAX. Up to 64 rows a step is bound by launches and weight reads, so 7 dummy
- * rows cost next to nothing; beyond, the waste stays under a third of the rows, and 22 shapes
- * cover 1..512. A forward of more rows is long enough that launching it costs nothing much:
- * it runs unpadded and unrecorded. */
+/* The rows a forward of n rows (or output rows) is padded to: multiples of 8 up to 64, of 32 up
+ * to 512 and of 128 up to KV_PAD_MAX. Up to 64 rows a step is bound by launches and weight
+ * reads, so 7 dummy rows cost next to nothing; beyond, the waste stays under a third of the
+ * rows (under a fifth past 512). Big steps are recorded too: a batch of searches runs hundreds
+ * of steps of the same thousands of rows, and their host time (a few hundred launches, about
+ * 1 ms at Llama-3.2-1B) would otherwise add to every step. 50 shapes cover 1..4096; a forward
+ * of more rows (a long prefill) runs unpadded and unrecorded. */
 static int bucket(int n)
 {
-    return n <= 64 ? (n + 7) / 8 * 8 : (n + 31) / 32 * 32;
+    return n <= 64 ? (n + 7) / 8 * 8 : n <= 512 ? (n + 31) / 32 * 32 : (n + 127) / 128 * 128;
 }
 
 /* Queues the forward of n tokens and n_out output rows on the scratch buffers, whose inputs
@@ -432,8 +434,18 @@ static sbt_status run_graph(sbti_kv_cache *kv, int n, int n_out)
         kv->stats.captures++;
         kv->stats.graphs++;
     }
+    sbt_status st = op->graph_launch(be, g->graph);
+    if (st == SBT_E_NOT_FOUND) { /* stale: run eagerly now, record again next time */
+        op->graph_free(be, g->graph);
+        g->graph = NULL;
+        kv->stats.graphs--;
+        kv->stats.stale++;
+        queue_forward(kv, n, n_out);
+        kv->stats.eager++;
+        return SBT_OK;
+    }
     kv->stats.replays++;
-    return op->graph_launch(be, g->graph);
+    return st;
 }
 
 sbt_status sbti_kv_forward_device(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,

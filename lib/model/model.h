@@ -184,6 +184,7 @@ typedef struct sbti_kv_stats {
     int64_t captures; /* forwards recorded as a graph                                   */
     int64_t replays;  /* forwards run by launching a graph (each recording's first too) */
     int64_t padded;   /* dummy tokens added, over every forward                         */
+    int64_t stale;    /* graphs found stale (the backend's scratch moved) and recorded again */
     int graphs;       /* graphs held now                                                */
 } sbti_kv_stats;
 

@@ -757,12 +757,16 @@ START_TEST(test_kv_paged)
     /* nh, nkv, hd, page_size, sequence lengths (3 sequences) */
     static const int full[][7] = {{4, 2, 64, 16, 1, 17, 40},    {8, 2, 128, 8, 100, 3, 64},
                                   {3, 1, 16, 4, 9, 1, 30},      {32, 8, 64, 16, 300, 50, 7},
-                                  {2, 2, 256, 32, 70, 2, 33},   {40, 2, 64, 16, 20, 5, 9}};
-    /* quick: the Llama heads at L = 77 instead of 300; nh 40 / nkv 2 still needs two head
-     * chunks (20 query heads a group, 16 a block) */
+                                  {2, 2, 256, 32, 70, 2, 33},   {40, 2, 64, 16, 20, 5, 9},
+                                  {32, 8, 64, 1, 45, 12, 3},    {6, 3, 40, 1, 33, 32, 31},
+                                  {4, 2, 36, 1, 20, 9, 2}};
+    /* quick: the Llama heads at L = 77 instead of 300; nh 40 / nkv 2 still needs three head
+     * chunks (20 query heads a group, 8 a warp); pages of one position as the decoder uses */
     static const int small[][7] = {{4, 2, 64, 16, 1, 17, 40},   {8, 2, 128, 8, 100, 3, 64},
                                    {3, 1, 16, 4, 9, 1, 30},     {32, 8, 64, 16, 77, 50, 7},
-                                   {2, 2, 256, 32, 70, 2, 33},  {40, 2, 64, 16, 20, 5, 9}};
+                                   {2, 2, 256, 32, 70, 2, 33},  {40, 2, 64, 16, 20, 5, 9},
+                                   {32, 8, 64, 1, 45, 12, 3},   {6, 3, 40, 1, 33, 32, 31},
+                                   {4, 2, 36, 1, 20, 9, 2}};
     size_t count;
     const int(*shapes)[7] = SHAPES(full, small, count);
     for (size_t s = 0; s < count; s++) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/backend.h"
 #include "model/model.h"
 #include "selfbt/backend.h"
 #include "selfbt/model.h"
@@ -186,15 +187,15 @@ START_TEST(graphs_equal_the_padded_forward_bit_for_bit)
 END_TEST
 
 /* A shape runs eagerly first, is recorded on its second forward and replayed after; larger
- * scratch buffers drop every graph (and the first-run marks); forwards over 512 rows are
+ * scratch buffers drop every graph (and the first-run marks); forwards over 4096 rows are
  * neither padded nor recorded; SBT_CUDA_GRAPHS=0 turns graphs off. */
 START_TEST(record_on_the_second_forward_and_drop_with_the_buffers)
 {
     sbt_model *m = tiny();
-    sbti_kv_cache *kv = cache(m, SBTI_KV_GRAPHS, 8, 700);
-    float *lg = malloc(sizeof(float) * 600 * m->V);
-    int32_t ids[600], seq[600] = {0}, rows[600];
-    for (int i = 0; i < 600; i++) {
+    sbti_kv_cache *kv = cache(m, SBTI_KV_GRAPHS, 8, 1100);
+    float *lg = malloc(sizeof(float) * 4100 * m->V);
+    static int32_t ids[4100], seq[4100], rows[4100];
+    for (int i = 0; i < 4100; i++) {
         ids[i] = 3 + i % 300;
         seq[i] = i % 8;
         rows[i] = i;
@@ -225,8 +226,8 @@ START_TEST(record_on_the_second_forward_and_drop_with_the_buffers)
     STATS(3, 2, 4, 0);
     FWD(3, 3);   /* (8, 8) is new again */
     STATS(4, 2, 4, 0);
-    FWD(520, 1); /* over 512 rows: unpadded, eager, not remembered */
-    FWD(520, 1);
+    FWD(4100, 1); /* over 4096 rows: unpadded, eager, not remembered */
+    FWD(4100, 1);
     STATS(6, 2, 4, 0);
     ck_assert_int_eq(sbti_kv_get_stats(kv).padded, 3 + 2 + 0 + 1 + 28 + 5);
 #undef FWD
@@ -242,6 +243,55 @@ START_TEST(record_on_the_second_forward_and_drop_with_the_buffers)
     ck_assert(s.eager == 3 && s.captures == 0 && s.replays == 0 && s.padded == 0);
     sbti_kv_free(kv);
     free(lg);
+    sbt_model_free(m);
+}
+END_TEST
+
+/* A graph records the backend's scratch buffer (the LM head of an odd vocabulary runs on
+ * padded rows there); when the scratch moves, launching the graph is refused as stale, the
+ * forward runs eagerly and the shape is recorded again: the logits stay those of the padded
+ * eager forward, bit for bit. */
+START_TEST(a_graph_recorded_before_the_scratch_moved_is_recorded_again)
+{
+    sbt_model *m = model(4099, 128, 344, 2, 4, 2, 7); /* V odd: padded LM-head rows */
+    sbti_kv_cache *kv = cache(m, SBTI_KV_GRAPHS, 8, 64), *ref = cache(m, SBTI_KV_PADDED, 8, 64);
+    const int V = m->V;
+    float *a = malloc(sizeof(float) * 8 * V), *b = malloc(sizeof(float) * 8 * V);
+    int32_t ids[8], seq[8], rows[8];
+    for (int i = 0; i < 8; i++) {
+        ids[i] = 3 + 17 * i;
+        seq[i] = i;
+        rows[i] = i;
+    }
+#define BOTH(n, n_out)                                                                           do {                                                                                             ck_assert_int_eq(sbti_kv_forward(kv, ids, seq, (n), rows, (n_out), a), SBT_OK);              ck_assert_int_eq(sbti_kv_forward(ref, ids, seq, (n), rows, (n_out), b), SBT_OK);             ck_assert_msg(memcmp(a, b, sizeof(float) * (n_out) * V) == 0, "line %d", __LINE__);     } while (0)
+    BOTH(5, 5); /* eager */
+    BOTH(6, 5); /* recorded, launched */
+    BOTH(4, 4); /* replayed */
+    sbti_kv_stats s = sbti_kv_get_stats(kv);
+    ck_assert(s.eager == 1 && s.captures == 1 && s.replays == 2 && s.stale == 0);
+    /* an odd-M product larger than anything before: the scratch grows, and moves */
+    sbti_backend *be = sbti_backend_of(gpu);
+    void *x, *w, *y;
+    const int N = 64, K = 8, M = 1000001;
+    ck_assert_int_eq(be->ops->alloc(be, &x, SBTI_MEM_ACT, (size_t)N * K), SBT_OK);
+    ck_assert_int_eq(be->ops->alloc(be, &w, SBTI_MEM_PARAM, (size_t)M * K), SBT_OK);
+    ck_assert_int_eq(be->ops->alloc(be, &y, SBTI_MEM_ACT, (size_t)N * M), SBT_OK);
+    be->ops->matmul_fwd(be, y, x, w, NULL, N, K, M);
+    ck_assert_int_eq(be->ops->sync(be), SBT_OK);
+    be->ops->free(be, x), be->ops->free(be, w), be->ops->free(be, y);
+    BOTH(7, 3); /* stale: eager */
+    s = sbti_kv_get_stats(kv);
+    ck_assert_msg(s.stale == 1 && s.eager == 2 && s.graphs == 0, "stale %lld, eager %lld",
+                  (long long)s.stale, (long long)s.eager);
+    BOTH(8, 8); /* recorded again */
+    BOTH(2, 1);
+    s = sbti_kv_get_stats(kv);
+    ck_assert(s.captures == 2 && s.replays == 4 && s.graphs == 1 && s.stale == 1);
+#undef BOTH
+    sbti_kv_free(kv);
+    sbti_kv_free(ref);
+    free(a);
+    free(b);
     sbt_model_free(m);
 }
 END_TEST
@@ -324,6 +374,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, graphs_equal_the_padded_forward_bit_for_bit);
     tcase_add_test(tc, record_on_the_second_forward_and_drop_with_the_buffers);
+    tcase_add_test(tc, a_graph_recorded_before_the_scratch_moved_is_recorded_again);
     tcase_add_test(tc, decode_step_time);
     suite_add_tcase(s, tc);
     return s;

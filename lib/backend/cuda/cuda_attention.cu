@@ -1,12 +1,12 @@
-/* cuda_attention.cu — causal grouped-query attention, forward and backward, and attention over
- * the paged KV cache. attention_fwd / attention_bwd first offer the work to cuDNN's fused SDPA
- * (cuda_sdpa.cu); what it declines (no cuDNN, SBT_CUDA_ATTENTION=plain, unsupported shapes) and
- * the paged attention run here: straightforward correct kernels (fp32 in shared memory, online softmax in
- * fp32), any T, head dims up to 256. Query head h reads key/value head h / (nh / nkv) directly
+/* cuda_attention.cu — causal grouped-query attention, forward and backward, for training.
+ * attention_fwd / attention_bwd first offer the work to cuDNN's fused SDPA (cuda_sdpa.cu); what
+ * it declines (no cuDNN, SBT_CUDA_ATTENTION=plain, unsupported shapes) runs here:
+ * straightforward correct kernels (fp32 in shared memory, online softmax in fp32), any T, head
+ * dims up to 256 (decoding's attention over the paged cache: cuda_attention_paged.cu). Query head h reads key/value head h / (nh / nkv) directly
  * (no replication). Deterministic: no atomics; each output element is summed by one thread in
  * a fixed order.
  *
- * Forward (and paged): one block of 4 warps per (query tile of 16 rows, head, batch row); key
+ * Forward: one block of 4 warps per (query tile of 16 rows, head, batch row); key
  * tiles of 32 go through shared memory; lane j of a warp scores key j of the tile, then the
  * warp's lanes own the output dims d = lane + 32c. lse = max + log(sum) of the scaled scores.
  * Backward: D = rowsum(dO ∘ O) first; then one kernel for dQ (per query tile, like the forward,
@@ -39,35 +39,11 @@ __device__ __forceinline__ float warp_sum(float x)
     return x;
 }
 
-/* Where the keys of one block come from. */
-struct kv_src {
-    const bf16 *k, *v; /* first element of key 0's head (training) or the caches (paged) */
-    size_t stride;     /* between consecutive keys (training) */
-    /* paged */
-    const int32_t *pages;
-    int page_size;
-    size_t head_off; /* g * hd inside a cache row */
-    size_t row;      /* nkv * hd: one cache slot */
-};
-
-template <bool PAGED>
-__device__ __forceinline__ size_t key_offset(const kv_src &s, int j)
-{
-    if (PAGED) {
-        int page = s.pages[j / s.page_size];
-        return ((size_t)page * s.page_size + (size_t)(j % s.page_size)) * s.row + s.head_off;
-    }
-    return (size_t)j * s.stride;
-}
-
-/* Forward. Training (PAGED false): block (query tile, head h, batch row b); query rows are the
- * tokens q0 + r. Paged: block (token n, key/value head g, head chunk); query rows are the heads
- * g * rep + chunk * QT + r of token n, attending positions 0..pos[n]. */
-template <int DCH, bool PAGED>
+/* Forward: block (query tile, head h, batch row b); query rows are the tokens q0 + r. */
+template <int DCH>
 __global__ void __launch_bounds__(128)
-attn_fwd_kernel(bf16 *out, float *lse, const bf16 *qkv, const int32_t *len, const bf16 *kcache,
-                const bf16 *vcache, const int32_t *seq, const int32_t *pos, const int32_t *pages,
-                int max_pages, int page_size, int T, int nh, int nkv, int hd, float scale)
+attn_fwd_kernel(bf16 *out, float *lse, const bf16 *qkv, const int32_t *len, int T, int nh,
+                int nkv, int hd, float scale)
 {
     extern __shared__ float smem[];
     const int hp = hd + 1; /* padded row: lane-per-key reads hit distinct banks */
@@ -79,52 +55,18 @@ attn_fwd_kernel(bf16 *out, float *lse, const bf16 *qkv, const int32_t *len, cons
     const int rep = nh / nkv;
     const size_t W = (size_t)(nh + 2 * nkv) * hd;
 
-    int nrows;          /* valid query rows of this block */
-    int kmax;           /* keys 0..kmax-1 may be attended */
-    int causal_base;    /* training: query row r is token causal_base + r */
-    int Lb;
-    const bf16 *qbase;  /* query row r at qbase + r * qstride */
-    size_t qstride;
-    bf16 *obase;
-    size_t ostride;
-    kv_src src;
-    if (PAGED) {
-        int n = blockIdx.x, g = blockIdx.y, r0 = blockIdx.z * QT;
-        nrows = min(QT, rep - r0);
-        kmax = pos[n] + 1;
-        causal_base = 0;
-        Lb = kmax;
-        qbase = qkv + (size_t)n * W + (size_t)(g * rep + r0) * hd;
-        qstride = hd;
-        obase = out + (size_t)n * nh * hd + (size_t)(g * rep + r0) * hd;
-        ostride = hd;
-        src.k = kcache;
-        src.v = vcache;
-        src.stride = 0;
-        src.pages = pages + (size_t)seq[n] * max_pages;
-        src.page_size = page_size;
-        src.head_off = (size_t)g * hd;
-        src.row = (size_t)nkv * hd;
-    } else {
-        int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * QT;
-        int g = h / rep;
-        nrows = min(QT, T - q0);
-        Lb = len ? min(max(len[b], 0), T) : T;
-        causal_base = q0;
-        kmax = min(q0 + nrows, Lb);
-        const bf16 *row0 = qkv + (size_t)b * T * W;
-        qbase = row0 + (size_t)q0 * W + (size_t)h * hd;
-        qstride = W;
-        obase = out + ((size_t)b * T + q0) * nh * hd + (size_t)h * hd;
-        ostride = (size_t)nh * hd;
-        src.k = row0 + (size_t)(nh + g) * hd;
-        src.v = row0 + (size_t)(nh + nkv + g) * hd;
-        src.stride = W;
-        src.pages = NULL;
-        src.page_size = 1;
-        src.head_off = 0;
-        src.row = 0;
-    }
+    const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * QT;
+    const int g = h / rep;
+    const int nrows = min(QT, T - q0);                   /* valid query rows of this block */
+    const int Lb = len ? min(max(len[b], 0), T) : T;
+    const int causal_base = q0;                          /* query row r is token q0 + r */
+    const int kmax = min(q0 + nrows, Lb);                /* keys 0..kmax-1 may be attended */
+    const bf16 *row0 = qkv + (size_t)b * T * W;
+    const bf16 *qbase = row0 + (size_t)q0 * W + (size_t)h * hd; /* query row r: + r * W */
+    const size_t qstride = W;
+    bf16 *obase = out + ((size_t)b * T + q0) * nh * hd + (size_t)h * hd;
+    const size_t ostride = (size_t)nh * hd;
+    const bf16 *kbase = row0 + (size_t)(nh + g) * hd, *vbase = row0 + (size_t)(nh + nkv + g) * hd;
 
     for (int e = threadIdx.x; e < QT * hd; e += blockDim.x) {
         int r = e / hd, d = e % hd;
@@ -147,9 +89,9 @@ attn_fwd_kernel(bf16 *out, float *lse, const bf16 *qkv, const int32_t *len, cons
             int j = e / dp, d = e % dp;
             float kv = 0.0f, vv = 0.0f;
             if (k0 + j < kmax && d < hd) {
-                size_t off = key_offset<PAGED>(src, k0 + j) + d;
-                kv = __bfloat162float(src.k[off]);
-                vv = __bfloat162float(src.v[off]);
+                size_t off = (size_t)(k0 + j) * W + d;
+                kv = __bfloat162float(kbase[off]);
+                vv = __bfloat162float(vbase[off]);
             }
             if (d < hd)
                 ks[j * hp + d] = kv;
@@ -162,7 +104,7 @@ attn_fwd_kernel(bf16 *out, float *lse, const bf16 *qkv, const int32_t *len, cons
             if (r >= nrows)
                 continue;
             int j = k0 + lane;
-            bool valid = j < kmax && (PAGED || j <= causal_base + r) && j < Lb;
+            bool valid = j < kmax && j <= causal_base + r && j < Lb;
             float s = -INFINITY;
             if (valid) {
                 const float *qr = qs + r * hd, *kr = ks + lane * hp;
@@ -205,8 +147,7 @@ attn_fwd_kernel(bf16 *out, float *lse, const bf16 *qkv, const int32_t *len, cons
             if (d < hd)
                 orow[d] = __float2bfloat16_rn(o[q][c] * inv);
         }
-        if (!PAGED && lse && lane == 0) {
-            int b = blockIdx.z, h = blockIdx.y;
+        if (lse && lane == 0) {
             lse[((size_t)b * nh + h) * T + causal_base + r] =
                 l[q] > 0.0f ? m[q] + logf(l[q]) : -INFINITY;
         }
@@ -447,29 +388,22 @@ int smem_ok(sbti_backend *be, K kernel, size_t bytes, const char *name)
                         what);
 }
 
-template <int DCH, bool PAGED>
+template <int DCH>
 void launch_fwd(sbti_backend *be, dim3 grid, bf16 *out, float *lse, const bf16 *qkv,
-                const int32_t *len, const bf16 *kc, const bf16 *vc, const int32_t *seq,
-                const int32_t *pos, const int32_t *pages, int max_pages, int page_size, int T,
-                int nh, int nkv, int hd, float scale)
+                const int32_t *len, int T, int nh, int nkv, int hd, float scale)
 {
     size_t smem = (size_t)(QT * hd + KT * (hd + 1) + KT * DCH * 32) * sizeof(float);
-    if (!smem_ok(be, attn_fwd_kernel<DCH, PAGED>, smem, "attn_fwd_kernel"))
+    if (!smem_ok(be, attn_fwd_kernel<DCH>, smem, "attn_fwd_kernel"))
         return;
-    attn_fwd_kernel<DCH, PAGED><<<grid, 128, smem, sbti_cuda(be)->stream>>>(
-        out, lse, qkv, len, kc, vc, seq, pos, pages, max_pages, page_size, T, nh, nkv, hd, scale);
-    sbti_cuda_launched(be, PAGED ? "attn_fwd_kernel (paged)" : "attn_fwd_kernel");
+    attn_fwd_kernel<DCH><<<grid, 128, smem, sbti_cuda(be)->stream>>>(out, lse, qkv, len, T, nh,
+                                                                     nkv, hd, scale);
+    sbti_cuda_launched(be, "attn_fwd_kernel");
 }
 
-template <bool PAGED>
 void dispatch_fwd(sbti_backend *be, dim3 grid, bf16 *out, float *lse, const bf16 *qkv,
-                  const int32_t *len, const bf16 *kc, const bf16 *vc, const int32_t *seq,
-                  const int32_t *pos, const int32_t *pages, int max_pages, int page_size, int T,
-                  int nh, int nkv, int hd, float scale)
+                  const int32_t *len, int T, int nh, int nkv, int hd, float scale)
 {
-#define SBTI_FWD(D)                                                                             \
-    launch_fwd<D, PAGED>(be, grid, out, lse, qkv, len, kc, vc, seq, pos, pages, max_pages,      \
-                         page_size, T, nh, nkv, hd, scale)
+#define SBTI_FWD(D) launch_fwd<D>(be, grid, out, lse, qkv, len, T, nh, nkv, hd, scale)
     if (hd <= 32)
         SBTI_FWD(1);
     else if (hd <= 64)
@@ -524,8 +458,7 @@ void sbti_cuda_attention_fwd(sbti_backend *be, void *out, float *lse, const void
         return; /* cuDNN ran it (cuda_sdpa.cu) */
     float scale = (float)(1.0 / sqrt((double)hd));
     dim3 grid((unsigned)((T + QT - 1) / QT), (unsigned)nh, (unsigned)B);
-    dispatch_fwd<false>(be, grid, (bf16 *)out, lse, (const bf16 *)qkv, len, NULL, NULL, NULL, NULL,
-                        NULL, 0, 1, T, nh, nkv, hd, scale);
+    dispatch_fwd(be, grid, (bf16 *)out, lse, (const bf16 *)qkv, len, T, nh, nkv, hd, scale);
 }
 
 void sbti_cuda_attention_bwd(sbti_backend *be, void *dqkv, const void *dout, const void *qkv,
@@ -576,27 +509,4 @@ void sbti_cuda_attention_bwd(sbti_backend *be, void *dqkv, const void *dout, con
     dim3 gk((unsigned)((T + KT - 1) / KT), (unsigned)nkv, (unsigned)B);
     attn_bwd_dkv_kernel<<<gk, 128, smem, s>>>(dq, dO, x, lse, Dv, len, T, nh, nkv, hd, scale);
     sbti_cuda_launched(be, "attn_bwd_dkv_kernel");
-}
-
-void sbti_cuda_attention_paged(sbti_backend *be, void *out, const void *qkv, const void *kcache,
-                               const void *vcache, const int32_t *seq, const int32_t *pos,
-                               const int32_t *pages, int max_pages, int page_size, int N, int nh,
-                               int nkv, int hd)
-{
-    if (N <= 0 || !sbti_cuda_begin(be, "attention_paged") ||
-        !check_heads(be, "attention_paged", nh, nkv, hd))
-        return;
-    if (page_size <= 0 || max_pages <= 0 || nkv > 65535) {
-        sbti_backend_fail(be, SBT_E_UNSUPPORTED,
-                          "cuda attention_paged: page_size = %d, max_pages = %d, nkv = %d (at "
-                          "most 65535)",
-                          page_size, max_pages, nkv);
-        return;
-    }
-    float scale = (float)(1.0 / sqrt((double)hd));
-    int rep = nh / nkv;
-    dim3 grid((unsigned)N, (unsigned)nkv, (unsigned)((rep + QT - 1) / QT));
-    dispatch_fwd<true>(be, grid, (bf16 *)out, NULL, (const bf16 *)qkv, NULL,
-                       (const bf16 *)kcache, (const bf16 *)vcache, seq, pos, pages, max_pages,
-                       page_size, 0, nh, nkv, hd, scale);
 }

@@ -58,6 +58,7 @@ void *sbti_cuda_scratch(sbti_backend *be, size_t bytes, const char *op)
         if (!sbti_cuda_ok(be, e, "scratch: cudaFree"))
             return NULL;
     }
+    cb->scratch_gen++;
     size_t want = bytes < ((size_t)1 << 20) ? ((size_t)1 << 20) : bytes + bytes / 4;
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, want);
@@ -287,6 +288,12 @@ static sbt_status cuda_graph_begin(sbti_backend *be)
     return be->error;
 }
 
+/* An executable graph, and the scratch buffer it was recorded with (its generation). */
+typedef struct cuda_graph {
+    cudaGraphExec_t exec;
+    unsigned long scratch_gen;
+} cuda_graph;
+
 static sbt_status cuda_graph_end(sbti_backend *be, void **graph)
 {
     *graph = NULL;
@@ -301,25 +308,36 @@ static sbt_status cuda_graph_end(sbti_backend *be, void **graph)
             (void)cudaGraphDestroy(g);
         return earlier(be, "graph_end");
     }
-    cudaGraphExec_t x = NULL;
-    int ok = sbti_cuda_ok(be, cudaGraphInstantiateWithFlags(&x, g, 0),
+    cuda_graph *cg = (cuda_graph *)calloc(1, sizeof *cg);
+    if (!cg) {
+        (void)cudaGraphDestroy(g);
+        return sbti_backend_fail(be, SBT_E_OUT_OF_MEMORY, "cuda graph_end: out of memory");
+    }
+    int ok = sbti_cuda_ok(be, cudaGraphInstantiateWithFlags(&cg->exec, g, 0),
                           "graph_end: cudaGraphInstantiateWithFlags");
     /* The executable graph is a copy: the recorded one is not needed any more. */
     ok = sbti_cuda_ok(be, cudaGraphDestroy(g), "graph_end: cudaGraphDestroy") && ok;
     if (!ok) {
-        if (x)
-            (void)cudaGraphExecDestroy(x);
+        if (cg->exec)
+            (void)cudaGraphExecDestroy(cg->exec);
+        free(cg);
         return be->error;
     }
-    *graph = x;
+    cg->scratch_gen = cb->scratch_gen;
+    *graph = cg;
     return SBT_OK;
 }
 
+/* A graph recorded before the scratch buffer moved would write to freed memory: it is stale
+ * (SBT_E_NOT_FOUND, nothing recorded as a failure; the caller records it again). */
 static sbt_status cuda_graph_launch(sbti_backend *be, void *graph)
 {
     if (!sbti_cuda_begin(be, "graph_launch"))
         return earlier(be, "graph_launch");
-    sbti_cuda_ok(be, cudaGraphLaunch((cudaGraphExec_t)graph, sbti_cuda(be)->stream),
+    cuda_graph *cg = (cuda_graph *)graph;
+    if (cg->scratch_gen != sbti_cuda(be)->scratch_gen)
+        return SBT_E_NOT_FOUND;
+    sbti_cuda_ok(be, cudaGraphLaunch(cg->exec, sbti_cuda(be)->stream),
                  "graph_launch: cudaGraphLaunch");
     return be->error;
 }
@@ -329,9 +347,10 @@ static void cuda_graph_free(sbti_backend *be, void *graph)
 {
     if (!graph)
         return;
+    cuda_graph *cg = (cuda_graph *)graph;
     (void)cudaSetDevice(sbti_cuda(be)->device);
-    sbti_cuda_ok(be, cudaGraphExecDestroy((cudaGraphExec_t)graph),
-                 "graph_free: cudaGraphExecDestroy");
+    sbti_cuda_ok(be, cudaGraphExecDestroy(cg->exec), "graph_free: cudaGraphExecDestroy");
+    free(cg);
 }
 
 static const sbti_backend_ops cuda_ops = {

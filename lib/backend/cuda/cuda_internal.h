@@ -34,6 +34,7 @@ typedef struct sbti_cuda_mm_plan {
     /* key */
     int op;                 /* 0 fwd, 1 fwd+res, 2 bwd dinp, 3 bwd dw */
     int N, K, M;
+    int ldm;                /* leading dimension of the (.., M) operand: M, or M padded to 8 */
     int align[4];           /* byte alignment of A, B, C, D (capped at 256) */
     /* value */
     int use_fallback;       /* 1: cuBLASLt had no algorithm; the plain kernel runs */
@@ -61,6 +62,7 @@ typedef struct sbti_cuda_backend {
     void *lt_ws;         /* SBTI_CUDA_LT_WORKSPACE bytes */
     void *scratch;       /* grown on demand (sbti_cuda_scratch) */
     size_t scratch_size;
+    unsigned long scratch_gen; /* +1 each time scratch moves: graphs recorded before are stale */
     double *host_double; /* pinned, one double: the result of sumsq */
     sbti_cuda_mm_plan plans[SBTI_CUDA_MM_CACHE];
     int plan_next;       /* the slot replaced when the table is full */

@@ -260,14 +260,16 @@ __global__ void rope_kernel(bf16 *qkv, const int32_t *pos, const float *inv_freq
 
 /* ---- SwiGLU ---------------------------------------------------------------------------------------- */
 
+/* Rows along y, columns along x: no 64-bit division per element. */
 __global__ void swiglu_fwd_kernel(bf16 *out, const bf16 *gu, int N, int I)
 {
-    size_t total = (size_t)N * I;
-    for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < total;
-         t += (size_t)gridDim.x * blockDim.x) {
-        size_t n = t / I, i = t % I;
-        float g = __bfloat162float(gu[n * 2 * I + i]), u = __bfloat162float(gu[n * 2 * I + I + i]);
-        out[t] = __float2bfloat16_rn(g / (1.0f + expf(-g)) * u);
+    for (int n = blockIdx.y; n < N; n += gridDim.y) {
+        const bf16 *gr = gu + (size_t)n * 2 * I;
+        bf16 *orow = out + (size_t)n * I;
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < I; i += gridDim.x * blockDim.x) {
+            float g = __bfloat162float(gr[i]), u = __bfloat162float(gr[I + i]);
+            orow[i] = __float2bfloat16_rn(g / (1.0f + expf(-g)) * u);
+        }
     }
 }
 
@@ -567,8 +569,9 @@ void sbti_cuda_swiglu_fwd(sbti_backend *be, void *out, const void *gu, int N, in
 {
     if (N <= 0 || I <= 0 || !sbti_cuda_begin(be, "swiglu_fwd"))
         return;
-    swiglu_fwd_kernel<<<sbti_cuda_blocks((size_t)N * I, 256), 256, 0, STREAM>>>(
-        (bf16 *)out, (const bf16 *)gu, N, I);
+    dim3 grid((unsigned)((I + 255) / 256 < 32 ? (I + 255) / 256 : 32),
+              (unsigned)(N < 65535 ? N : 65535));
+    swiglu_fwd_kernel<<<grid, 256, 0, STREAM>>>((bf16 *)out, (const bf16 *)gu, N, I);
     sbti_cuda_launched(be, "swiglu_fwd_kernel");
 }
 
