@@ -289,32 +289,36 @@ static sbt_status beam_step(sbti_engine *e, sbti_job *j, int base)
         e->cap_cands = 2 * N;
     }
     /* the 2N best keys over the rows (sampled without replacement, or the best): each row's
-     * list is best first, so a merge of the rows' heads */
+     * list is best first, so a merge of the rows' heads; equal keys go to the lower row, as
+     * cand_by_key orders them */
     sbti_cand *cd = e->cands;
     int head[j->n_rows];
-    for (int r = 0; r < j->n_rows; r++)
+    double hkey[j->n_rows];
+    const int take = 2 * N < K ? 2 * N : K;
+    for (int r = 0; r < j->n_rows; r++) {
         head[r] = 0;
+        hkey[r] = -INFINITY;
+        const size_t o = (size_t)(base + r) * K;
+        if (e->c_ids[o] >= 0)
+            hkey[r] = j->rows[r].score + (j->sample ? e->c_key[o] : e->c_lp[o]);
+    }
     int ns = 0;
     while (ns < 2 * N) {
         int best = -1;
-        sbti_cand bc = {0}, c;
-        for (int r = 0; r < j->n_rows; r++) {
-            const size_t o = (size_t)(base + r) * K + (size_t)head[r];
-            if (head[r] >= 2 * N || head[r] >= K || e->c_ids[o] < 0)
-                continue;
-            const double score = j->rows[r].score;
-            c = (sbti_cand){.id = e->c_ids[o], .parent = r, .lp = e->c_lp[o],
-                            .total = score + e->c_lp[o] / T};
-            c.key = j->sample ? score + e->c_key[o] : c.total;
-            if (best < 0 || cand_by_key(&c, &bc) < 0) {
+        for (int r = 0; r < j->n_rows; r++)
+            if (hkey[r] > -INFINITY && (best < 0 || hkey[r] > hkey[best]))
                 best = r;
-                bc = c;
-            }
-        }
         if (best < 0)
             break;
-        head[best]++;
-        cd[ns++] = bc;
+        const size_t o = (size_t)(base + best) * K + (size_t)head[best];
+        const double score = j->rows[best].score;
+        cd[ns] = (sbti_cand){.id = e->c_ids[o], .parent = best, .lp = e->c_lp[o],
+                             .total = score + e->c_lp[o] / T, .key = hkey[best]};
+        ns++;
+        if (++head[best] < take && e->c_ids[o + 1] >= 0)
+            hkey[best] = score + (j->sample ? e->c_key[o + 1] : e->c_lp[o + 1]);
+        else
+            hkey[best] = -INFINITY;
     }
     qsort(cd, (size_t)ns, sizeof *cd, cand_by_total);
 

@@ -37,7 +37,7 @@ attn_paged_kernel(bf16 *out, const bf16 *qkv, const bf16 *kcache, const bf16 *vc
                   int page_size, int N, int nh, int nkv, int hd, int chunks, float scale)
 {
     constexpr int DP = 32 * DPL < 64 ? 64 : 32 * DPL; /* hd rounded up: lanes' dims, a chunk */
-    __shared__ float qs[WARPS][RMAX][DP];
+    __shared__ __align__(16) float qs[WARPS][RMAX][DP];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const size_t item = (size_t)blockIdx.x * WARPS + warp;
     if (item >= (size_t)N * nkv * chunks)
@@ -90,13 +90,14 @@ attn_paged_kernel(bf16 *out, const bf16 *qkv, const bf16 *kcache, const bf16 *vc
 #pragma unroll
                 for (int u = 0; u < 8; u++) {
                     const __nv_bfloat162 *k2 = (const __nv_bfloat162 *)&kv[u];
+                    const float2 f0 = __bfloat1622float2(k2[0]), f1 = __bfloat1622float2(k2[1]);
+                    const float2 f2 = __bfloat1622float2(k2[2]), f3 = __bfloat1622float2(k2[3]);
+                    const int d = c + 8 * u;
 #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const float2 f = __bfloat1622float2(k2[e]);
-                        const int d = c + 8 * u + 2 * e;
-#pragma unroll
-                        for (int h = 0; h < RMAX; h++)
-                            s[h] += q[h][d] * f.x + q[h][d + 1] * f.y;
+                    for (int h = 0; h < RMAX; h++) { /* two 16-byte broadcasts of the query */
+                        const float4 qa = *(const float4 *)&q[h][d], qb = *(const float4 *)&q[h][d + 4];
+                        s[h] += qa.x * f0.x + qa.y * f0.y + qa.z * f1.x + qa.w * f1.y +
+                                qb.x * f2.x + qb.y * f2.y + qb.z * f3.x + qb.w * f3.y;
                     }
                 }
             }
@@ -198,15 +199,30 @@ void sbti_cuda_attention_paged(sbti_backend *be, void *out, const void *qkv, con
     const float scale = (float)(1.0 / sqrt((double)hd));
     bf16 *o = (bf16 *)out;
     const bf16 *x = (const bf16 *)qkv, *k = (const bf16 *)kcache, *v = (const bf16 *)vcache;
+    /* heads per warp: the group's (so no lane scores a head that is not there), at most 8 (4
+     * at hd > 128, for registers) */
+    const int rep = nh / nkv;
 #define SBTI_PAGED(DPL, RMAX)                                                                 \
     launch<DPL, RMAX>(be, o, x, k, v, seq, pos, pages, max_pages, page_size, N, nh, nkv, hd, scale)
+#define SBTI_PAGED_R(DPL, RMAXMAX)                                                            \
+    do {                                                                                      \
+        if (rep <= 1)                                                                         \
+            SBTI_PAGED(DPL, 1);                                                               \
+        else if (rep <= 2)                                                                    \
+            SBTI_PAGED(DPL, 2);                                                               \
+        else if (rep <= 4 || RMAXMAX == 4)                                                    \
+            SBTI_PAGED(DPL, 4);                                                               \
+        else                                                                                  \
+            SBTI_PAGED(DPL, RMAXMAX);                                                         \
+    } while (0)
     if (hd <= 32)
-        SBTI_PAGED(1, 8);
+        SBTI_PAGED_R(1, 8);
     else if (hd <= 64)
-        SBTI_PAGED(2, 8);
+        SBTI_PAGED_R(2, 8);
     else if (hd <= 128)
-        SBTI_PAGED(4, 8);
+        SBTI_PAGED_R(4, 8);
     else
-        SBTI_PAGED(8, 4);
+        SBTI_PAGED_R(8, 4);
+#undef SBTI_PAGED_R
 #undef SBTI_PAGED
 }

@@ -260,15 +260,26 @@ __global__ void rope_kernel(bf16 *qkv, const int32_t *pos, const float *inv_freq
 
 /* ---- SwiGLU ---------------------------------------------------------------------------------------- */
 
-/* Rows along y, columns along x: no 64-bit division per element. */
+/* Rows along y, columns along x (no 64-bit division per element); with I even, two columns a
+ * thread in 4-byte loads. */
+template <bool PAIRS>
 __global__ void swiglu_fwd_kernel(bf16 *out, const bf16 *gu, int N, int I)
 {
+    const int step = PAIRS ? 2 : 1;
     for (int n = blockIdx.y; n < N; n += gridDim.y) {
         const bf16 *gr = gu + (size_t)n * 2 * I;
         bf16 *orow = out + (size_t)n * I;
-        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < I; i += gridDim.x * blockDim.x) {
-            float g = __bfloat162float(gr[i]), u = __bfloat162float(gr[I + i]);
-            orow[i] = __float2bfloat16_rn(g / (1.0f + expf(-g)) * u);
+        for (int i = (blockIdx.x * blockDim.x + threadIdx.x) * step; i < I;
+             i += gridDim.x * blockDim.x * step) {
+            if (PAIRS) {
+                const float2 g = __bfloat1622float2(*(const __nv_bfloat162 *)(gr + i));
+                const float2 u = __bfloat1622float2(*(const __nv_bfloat162 *)(gr + I + i));
+                *(__nv_bfloat162 *)(orow + i) = __floats2bfloat162_rn(
+                    g.x / (1.0f + expf(-g.x)) * u.x, g.y / (1.0f + expf(-g.y)) * u.y);
+            } else {
+                float g = __bfloat162float(gr[i]), u = __bfloat162float(gr[I + i]);
+                orow[i] = __float2bfloat16_rn(g / (1.0f + expf(-g)) * u);
+            }
         }
     }
 }
@@ -569,9 +580,15 @@ void sbti_cuda_swiglu_fwd(sbti_backend *be, void *out, const void *gu, int N, in
 {
     if (N <= 0 || I <= 0 || !sbti_cuda_begin(be, "swiglu_fwd"))
         return;
-    dim3 grid((unsigned)((I + 255) / 256 < 32 ? (I + 255) / 256 : 32),
+    /* pairs need 4-byte aligned rows: I even and the buffers (from alloc) aligned */
+    const bool pairs = I % 2 == 0 && ((uintptr_t)out | (uintptr_t)gu) % 4 == 0;
+    const int cols = pairs ? I / 2 : I;
+    dim3 grid((unsigned)((cols + 255) / 256 < 32 ? (cols + 255) / 256 : 32),
               (unsigned)(N < 65535 ? N : 65535));
-    swiglu_fwd_kernel<<<grid, 256, 0, STREAM>>>((bf16 *)out, (const bf16 *)gu, N, I);
+    if (pairs)
+        swiglu_fwd_kernel<true><<<grid, 256, 0, STREAM>>>((bf16 *)out, (const bf16 *)gu, N, I);
+    else
+        swiglu_fwd_kernel<false><<<grid, 256, 0, STREAM>>>((bf16 *)out, (const bf16 *)gu, N, I);
     sbti_cuda_launched(be, "swiglu_fwd_kernel");
 }
 
