@@ -455,6 +455,8 @@ extern "C" sbt_status sbti_backend_cuda_create(sbti_backend **out, int device)
     cb->device = device;
     cb->num_sms = prop.multiProcessorCount;
     cb->attn_mode = sbti_cuda_attn_mode_from_env();
+    const char *mm = getenv("SBT_CUDA_MATMUL");
+    cb->matmul_plain = mm && strcmp(mm, "plain") == 0;
 
     if ((e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking)) != cudaSuccess)
         return create_fail(f, SBT_E_BACKEND, "cudaStreamCreateWithFlags", e);

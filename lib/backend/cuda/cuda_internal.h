@@ -66,6 +66,8 @@ typedef struct sbti_cuda_backend {
     double *host_double; /* pinned, one double: the result of sumsq */
     sbti_cuda_mm_plan plans[SBTI_CUDA_MM_CACHE];
     int plan_next;       /* the slot replaced when the table is full */
+    int matmul_plain;    /* 1: every product through the plain kernel (SBT_CUDA_MATMUL=plain,
+                          * for compute-sanitizer's racecheck, which fails inside cuBLASLt) */
     int attn_mode;       /* SBTI_CUDA_ATTN_*, from SBT_CUDA_ATTENTION at creation */
     int attn_cudnn;      /* 1: the last attention call ran through cuDNN */
     char attn_why[256];  /* why it did not, in a cuDNN mode ("" otherwise) */

@@ -1,8 +1,9 @@
 /* cuda_matmul.cu — matmul forward and backward through cuBLASLt: bf16 operands, fp32 compute;
  * the residual add as C = res with beta = 1; dw accumulated into the fp32 gradient (bf16 A/B,
  * fp32 C = D, beta = 1). One plan (descriptors, layouts, the heuristic's algorithm) per shape and
- * pointer alignment, kept in a small table per backend. Where cuBLASLt offers no algorithm, a
- * plain fp32-accumulating kernel computes the same product.
+ * pointer alignment, kept in a small table per backend. Where cuBLASLt offers no algorithm (or
+ * SBT_CUDA_MATMUL=plain asks, for sanitizer runs), a plain fp32-accumulating kernel computes the
+ * same product.
  *
  * An M that is not a multiple of 8 (the Llama-3 vocabulary with <backtrack>: 128,257) gives rows
  * of out / dout that are not 16-byte aligned, and cuBLASLt then has only slow align-1 kernels
@@ -235,6 +236,11 @@ static void fallback(sbti_backend *be, int op, void *D, const void *res, const v
 static int run(sbti_backend *be, int op, void *D, const void *C, const void *A, const void *B,
                int N, int K, int M, int ldm, void *fb_d, const void *fb_a, const void *fb_b)
 {
+    if (sbti_cuda(be)->matmul_plain) {
+        if (fb_d)
+            fallback(be, op, fb_d, op == OP_FWD_RES ? C : NULL, fb_a, fb_b, N, K, M);
+        return 0;
+    }
     unsigned al[4] = {alignment(A), alignment(B), alignment(C), alignment(D)};
     sbti_cuda_mm_plan *p = get_plan(be, op, N, K, M, ldm, al);
     if (!p)
