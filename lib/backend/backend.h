@@ -87,6 +87,9 @@ typedef struct sbti_select_args {
  * seed + (id + 1) * 0x9E3779B97F4A7C15, plus one half, times 2^-23 (exact in fp32, so never 0
  * or 1: with 24 bits the top value rounded to 1 and its Gumbel noise was +inf). Host and device
  * compute it bit for bit alike. */
+#ifdef __CUDACC__
+__host__ __device__
+#endif
 static inline float sbti_select_uniform(uint64_t seed, int32_t id)
 {
     uint64_t z = seed + (uint64_t)((int64_t)id + 1) * 0x9E3779B97F4A7C15ull;

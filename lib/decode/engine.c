@@ -469,54 +469,37 @@ static sbt_status indep_step(sbti_engine *e, sbti_job *j, int base)
 
 /* ---- the step ---------------------------------------------------------------------------- */
 
+/* *p grown to n elements of size bytes; 0, or -1 (with *p as it was) when out of memory. */
+static int grow(void *p, size_t size, size_t n)
+{
+    void *q = realloc(*(void **)p, size * n);
+    if (!q)
+        return -1;
+    *(void **)p = q;
+    return 0;
+}
+
 static sbt_status ensure_step(sbti_engine *e, int n_tok, int n_rows, int kmax)
 {
     if (n_tok > e->cap_tok) {
-        int cap = n_tok > 2 * e->cap_tok ? n_tok : 2 * e->cap_tok;
-        int32_t *a = realloc(e->ids, sizeof *a * (size_t)cap);
-        if (a)
-            e->ids = a;
-        int32_t *b = realloc(e->seq, sizeof *b * (size_t)cap);
-        if (b)
-            e->seq = b;
-        if (!a || !b)
+        size_t cap = (size_t)(n_tok > 2 * e->cap_tok ? n_tok : 2 * e->cap_tok);
+        if (grow(&e->ids, sizeof *e->ids, cap) || grow(&e->seq, sizeof *e->seq, cap))
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
-        e->cap_tok = cap;
+        e->cap_tok = (int)cap;
     }
     if (n_rows > e->cap_rows) {
         size_t cap = (size_t)(n_rows > 2 * e->cap_rows ? n_rows : 2 * e->cap_rows);
-        int32_t *a = realloc(e->rows, sizeof *a * cap);
-        if (a)
-            e->rows = a;
-        uint8_t *g = realloc(e->row_group, sizeof *g * cap);
-        if (g)
-            e->row_group = g;
-        uint64_t *sd = realloc(e->row_seed, sizeof *sd * cap);
-        if (sd)
-            e->row_seed = sd;
-        int32_t *kp = realloc(e->c_kept, sizeof *kp * cap);
-        if (kp)
-            e->c_kept = kp;
-        float *x = realloc(e->c_extra, sizeof *x * cap);
-        if (x)
-            e->c_extra = x;
-        if (!a || !g || !sd || !kp || !x)
+        if (grow(&e->rows, sizeof *e->rows, cap) || grow(&e->row_group, sizeof *e->row_group, cap) ||
+            grow(&e->row_seed, sizeof *e->row_seed, cap) ||
+            grow(&e->c_kept, sizeof *e->c_kept, cap) || grow(&e->c_extra, sizeof *e->c_extra, cap))
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
         e->cap_rows = (int)cap;
     }
     size_t need = (size_t)n_rows * (size_t)kmax;
     if (need > e->cap_c) {
         size_t cap = need > 2 * e->cap_c ? need : 2 * e->cap_c;
-        int32_t *id = realloc(e->c_ids, sizeof *id * cap);
-        if (id)
-            e->c_ids = id;
-        float *lp = realloc(e->c_lp, sizeof *lp * cap);
-        if (lp)
-            e->c_lp = lp;
-        float *key = realloc(e->c_key, sizeof *key * cap);
-        if (key)
-            e->c_key = key;
-        if (!id || !lp || !key)
+        if (grow(&e->c_ids, sizeof *e->c_ids, cap) || grow(&e->c_lp, sizeof *e->c_lp, cap) ||
+            grow(&e->c_key, sizeof *e->c_key, cap))
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory (%zu candidates)", cap);
         e->cap_c = cap;
     }

@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "selfbt/version.h"
 
@@ -174,20 +175,13 @@ static int report(request *r, int64_t now)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* libcurl calls this at least once a second: stall detection, progress and cancel. */
 static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
     (void)dltotal, (void)ultotal, (void)ulnow;
     request *r = user;
-    double t = now_s();
+    double t = sbti_now();
     if ((int64_t)dlnow != r->last_now || r->last_time == 0) {
         r->last_now = (int64_t)dlnow;
         r->last_time = t;

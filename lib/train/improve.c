@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -458,7 +459,7 @@ static sbt_status decode_split(run *r, sbt_model *m, const sbt_decoder_options *
     sbt_decoder *dec = NULL;
     sbt_decode_results *res = NULL;
     char *buf = NULL;
-    double t0 = sbti_train_now();
+    double t0 = sbti_now();
     sbt_status st = sbt_decoder_create(&dec, m, r->tok, &dopt);
     if (st == SBT_OK)
         st = sbt_decoder_run(dec, (const char *const *)s->prompts, s->n, &res);
@@ -503,7 +504,7 @@ static sbt_status decode_split(run *r, sbt_model *m, const sbt_decoder_options *
         ds->kept += st == SBT_OK;
     }
     ds->problems = s->n;
-    ds->seconds = sbti_train_now() - t0;
+    ds->seconds = sbti_now() - t0;
     free(buf);
     sbt_decode_results_free(res);
     sbt_decoder_free(dec);
@@ -522,7 +523,7 @@ static sbt_status train_round(run *r, sbt_model **m, int t, const sbt_dataset *k
     char *final = tdir ? sbti_path_join(tdir, "final_model") : NULL;
     sbt_trainer *tr = NULL;
     sbt_status st = tdir && mdir && final ? SBT_OK : sbti_fail(SBT_E_OUT_OF_MEMORY, "out of memory");
-    double t0 = sbti_train_now();
+    double t0 = sbti_now();
     int64_t n = sbt_dataset_count(kept), steps = 0;
     r->loss_first = r->loss_last = NAN;
     if (st == SBT_OK) {
@@ -579,7 +580,7 @@ static sbt_status train_round(run *r, sbt_model **m, int t, const sbt_dataset *k
         it->train_steps = steps;
         it->train_loss_first = r->loss_first;
         it->train_loss_last = r->loss_last;
-        it->seconds_train = sbti_train_now() - t0;
+        it->seconds_train = sbti_now() - t0;
         char kname[64];
         snprintf(kname, sizeof kname, "kept_iteration_%d.jsonl", t);
         json_object_set_new(entry, "train",
@@ -604,7 +605,7 @@ static double frac(int64_t a, int64_t b)
 static sbt_status eval_model(run *r, sbt_model *m, json_t *entry, sbt_improve_iteration *it,
                              sbt_dataset *kept, decode_stats *search_out, int *search_done)
 {
-    double t0 = sbti_train_now();
+    double t0 = sbti_now();
     json_t *ev = json_object();
     split *sp[2] = {&r->seen, &r->unseen};
     sbt_status st = SBT_OK;
@@ -656,7 +657,7 @@ static sbt_status eval_model(run *r, sbt_model *m, json_t *entry, sbt_improve_it
                       "other_verifier", "mode", other, "fast", sbti_improve_num(fast[1]), "slow",
                       sbti_improve_num(slow[1])));
     }
-    it->seconds_eval = sbti_train_now() - t0;
+    it->seconds_eval = sbti_now() - t0;
     json_object_set_new(entry, "eval", ev);
     return st;
 }
@@ -837,7 +838,7 @@ static sbt_status loop(run *r)
     }
     free(dir);
     for (int t = done; st == SBT_OK && t <= o->times; t++) {
-        double t0 = sbti_train_now();
+        double t0 = sbti_now();
         sbt_improve_iteration it;
         memset(&it, 0, sizeof it);
         it.size = sizeof it;
@@ -891,7 +892,7 @@ static sbt_status loop(run *r)
         } else if (st == SBT_OK) {
             json_object_set_new(entry, "search", json_null());
         }
-        it.seconds_total = sbti_train_now() - t0;
+        it.seconds_total = sbti_now() - t0;
         json_object_set_new(entry, "seconds",
             json_pack("{s:f, s:f, s:f, s:f}", "train", it.seconds_train, "eval", it.seconds_eval,
                       "search", it.seconds_search, "total", it.seconds_total));

@@ -58,8 +58,6 @@ struct sbt_trainer {
     int32_t *row_ids, *row_labels; /* one example */
 };
 
-/* Seconds on a monotonic clock. */
-double sbti_train_now(void);
 /* dir/name, malloc'ed (NULL when out of memory). */
 char *sbti_path_join(const char *dir, const char *name);
 /* mkdir -p. */

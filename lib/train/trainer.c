@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -15,13 +16,6 @@
 #include "train/train_internal.h"
 
 #define SHUFFLE_STREAM UINT64_C(0x73687566666c65) /* "shuffle" */
-
-double sbti_train_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void sbt_trainer_options_init(sbt_trainer_options *o)
 {
@@ -338,7 +332,7 @@ int sbti_train_emit(sbt_trainer *t, sbt_trainer_event_kind kind, double loss, do
 {
     int stop = 0;
     if (t->o.callback) {
-        double el = sbti_train_now() - t->t0;
+        double el = sbti_now() - t->t0;
         sbt_trainer_event ev = {sizeof ev};
         ev.kind = kind;
         ev.step = t->step;
@@ -515,7 +509,7 @@ static sbt_status train_step(sbt_trainer *t, double *step_loss)
 static sbt_status log_step(sbt_trainer *t, int *stop)
 {
     double loss = t->log_labelled ? t->log_loss_sum / (double)t->log_labelled : 0;
-    double el = sbti_train_now() - t->t0;
+    double el = sbti_now() - t->t0;
     sbt_status st = write_metrics(
         t, json_pack("{s:I, s:f, s:o, s:f, s:o, s:I, s:I, s:f, s:f}", "step", (json_int_t)t->step,
                      "epoch", epoch_of(t), "loss", num(loss), "lr", t->last_lr, "grad_norm",
@@ -557,7 +551,7 @@ sbt_status sbt_trainer_train(sbt_trainer *t)
     sbt_status st = open_metrics(t);
     if (st != SBT_OK)
         return st;
-    t->t0 = sbti_train_now();
+    t->t0 = sbti_now();
     t->tokens_run = 0;
     int stop = 0;
     while (t->step < t->max_steps && st == SBT_OK && !stop) {

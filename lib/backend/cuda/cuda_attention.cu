@@ -25,20 +25,6 @@
 
 namespace {
 
-__device__ __forceinline__ float warp_max(float x)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
-    return x;
-}
-
-__device__ __forceinline__ float warp_sum(float x)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        x += __shfl_xor_sync(0xffffffffu, x, o);
-    return x;
-}
-
 /* Forward: block (query tile, head h, batch row b); query rows are the tokens q0 + r. */
 template <int DCH>
 __global__ void __launch_bounds__(128)
@@ -113,13 +99,13 @@ attn_fwd_kernel(bf16 *out, float *lse, const bf16 *qkv, const int32_t *len, int 
                     dot += qr[d] * kr[d];
                 s = dot * scale;
             }
-            float tmax = warp_max(s);
+            float tmax = sbti_warp_max(s);
             if (tmax == -INFINITY)
                 continue;
             float mn = fmaxf(m[q], tmax);
             float corr = expf(m[q] - mn);
             float p = valid ? expf(s - mn) : 0.0f;
-            l[q] = l[q] * corr + warp_sum(p);
+            l[q] = l[q] * corr + sbti_warp_sum(p);
             m[q] = mn;
 #pragma unroll
             for (int c = 0; c < DCH; c++)
@@ -169,7 +155,7 @@ __global__ void attn_bwd_prep_kernel(float *Dv, const bf16 *dout, const bf16 *ou
     float s = 0.0f;
     for (int d = lane; d < hd; d += 32)
         s += __bfloat162float(a[d]) * __bfloat162float(o[d]);
-    s = warp_sum(s);
+    s = sbti_warp_sum(s);
     if (lane == 0) {
         size_t b = bt / T, i = bt % T;
         Dv[(b * nh + h) * T + i] = s;

@@ -16,20 +16,6 @@ namespace {
 
 constexpr int WARPS = 4; /* per block */
 
-__device__ __forceinline__ float warp_max(float x)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
-    return x;
-}
-
-__device__ __forceinline__ float warp_sum(float x)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        x += __shfl_xor_sync(0xffffffffu, x, o);
-    return x;
-}
-
 template <int DPL, int RMAX>
 __global__ void __launch_bounds__(32 * WARPS)
 attn_paged_kernel(bf16 *out, const bf16 *qkv, const bf16 *kcache, const bf16 *vcache,
@@ -114,10 +100,10 @@ attn_paged_kernel(bf16 *out, const bf16 *qkv, const bf16 *kcache, const bf16 *vc
         for (int h = 0; h < RMAX; h++) {
             if (h >= nq)
                 break;
-            const float mx = warp_max(valid ? s[h] : -INFINITY); /* lane 0 is always valid */
+            const float mx = sbti_warp_max(valid ? s[h] : -INFINITY); /* lane 0 is always valid */
             const float mn = fmaxf(m[h], mx), corr = expf(m[h] - mn);
             s[h] = valid ? expf(s[h] - mn) : 0.0f;
-            l[h] = l[h] * corr + warp_sum(s[h]);
+            l[h] = l[h] * corr + sbti_warp_sum(s[h]);
             m[h] = mn;
 #pragma unroll
             for (int i = 0; i < DPL; i++)

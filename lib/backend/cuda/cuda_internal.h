@@ -25,6 +25,21 @@ extern "C" {
 
 typedef __nv_bfloat16 bf16;
 
+/* Max and sum over a warp's 32 lanes (every lane gets the result). */
+__device__ __forceinline__ float sbti_warp_max(float x)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    return x;
+}
+
+__device__ __forceinline__ float sbti_warp_sum(float x)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        x += __shfl_xor_sync(0xffffffffu, x, o);
+    return x;
+}
+
 #define SBTI_CUDA_LT_WORKSPACE ((size_t)32 << 20) /* cuBLASLt workspace, allocated once */
 #define SBTI_CUDA_MM_CACHE 64                     /* matmul descriptors kept, per backend */
 

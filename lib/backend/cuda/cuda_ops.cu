@@ -18,13 +18,6 @@ __device__ __forceinline__ float ld(const __half *p, size_t i) { return __half2f
 __device__ __forceinline__ void st(bf16 *p, size_t i, float x) { p[i] = __float2bfloat16_rn(x); }
 __device__ __forceinline__ void st(float *p, size_t i, float x) { p[i] = x; }
 
-__device__ __forceinline__ float warp_sum(float x)
-{
-    for (int o = 16; o > 0; o >>= 1)
-        x += __shfl_xor_sync(0xffffffffu, x, o);
-    return x;
-}
-
 __device__ __forceinline__ double warp_sum_d(double x)
 {
     for (int o = 16; o > 0; o >>= 1)
@@ -37,13 +30,13 @@ __device__ __forceinline__ double warp_sum_d(double x)
 __device__ __forceinline__ float block_sum(float x, float *red)
 {
     int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    x = warp_sum(x);
+    x = sbti_warp_sum(x);
     __syncthreads();
     if (lane == 0)
         red[w] = x;
     __syncthreads();
     x = lane < nw ? red[lane] : 0.0f;
-    x = warp_sum(x);
+    x = sbti_warp_sum(x);
     __syncthreads();
     return x;
 }

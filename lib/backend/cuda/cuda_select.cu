@@ -73,20 +73,10 @@ __device__ __forceinline__ float fval(uint32_t c)
     return __uint_as_float((c >> 31) ? (c & 0x7fffffffu) : ~c);
 }
 
-/* sbti_select_uniform (backend.h), bit for bit. */
-__device__ __forceinline__ float select_uniform(uint64_t seed, int32_t id)
-{
-    uint64_t z = seed + (uint64_t)((int64_t)id + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return ((float)(z >> 41) + 0.5f) * (1.0f / 8388608.0f);
-}
-
 /* A token's Gumbel key, as cpu_select.c writes it: (x - lse) / T - log(-log(u)). */
 __device__ __forceinline__ float gumbel_key(float x, float lse, float T, uint64_t seed, int id)
 {
-    return (x - lse) / T - logf(-logf(select_uniform(seed, id)));
+    return (x - lse) / T - logf(-logf(sbti_select_uniform(seed, id)));
 }
 
 /* The tokens of a cut: code above thr, or equal to it with an id below id (the smallest ids of
@@ -666,7 +656,7 @@ __global__ void uniforms_kernel(float *u, const int32_t *seeds, const int32_t *i
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n)
-        u[i] = select_uniform((uint64_t)(uint32_t)seeds[2 * i] |
+        u[i] = sbti_select_uniform((uint64_t)(uint32_t)seeds[2 * i] |
                                   (uint64_t)(uint32_t)seeds[2 * i + 1] << 32,
                               ids[i]);
 }
