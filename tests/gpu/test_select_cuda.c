@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gpu_random.h"
 #include "backend/backend.h"
 #include "backend/cuda/cuda_hooks.h"
 #include "io/safetensors.h"
@@ -35,37 +36,6 @@ static sbti_backend *gpu, *cpu;
 
 /* ---- random numbers ------------------------------------------------------------------------ */
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double uniform(void) { return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0); }
-static int rand_int(int n) { return (int)(rng_next() % (uint64_t)n); }
-
-static float normal(void)
-{
-    double u1 = ((rng_next() >> 11) + 1.0) * (1.0 / 9007199254740993.0);
-    double u2 = (rng_next() >> 11) * (1.0 / 9007199254740992.0);
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
-/* x rounded to bf16 (nearest even), as fp32; NaN and infinities unchanged. */
-static float round_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    if ((u & 0x7f800000u) != 0x7f800000u)
-        u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-    memcpy(&x, &u, 4);
-    return x;
-}
 
 /* ---- rows ------------------------------------------------------------------------------------- */
 
