@@ -54,8 +54,9 @@ run() { # run NAME COMMAND...: logs to OUT/NAME.log, records PASS/FAIL/SKIP/time
     printf '%-28s %s\n' "$name" "$r"
 }
 
-# sanitizer TOOL NAME TEST [ARGS...]: compute-sanitizer --tool TOOL on a GPU test (the op tests
-# in quick mode), stopped after SBT_SANITIZE_TIMEOUT seconds (TERM, then KILL 30 s later)
+# sanitizer TOOL NAME TEST [ARGS...]: compute-sanitizer --tool TOOL on a GPU test in its quick
+# mode (SBT_TEST_QUICK=1: smaller shapes, a shorter graph script, no timing), stopped after
+# SBT_SANITIZE_TIMEOUT seconds (TERM, then KILL 30 s later)
 sanitizer() {
     local tool=$1 name=$2 test=$3 plain=()
     shift 3

@@ -28,6 +28,8 @@
 #include "selfbt/status.h"
 
 
+static int quick; /* SBT_TEST_QUICK: smaller shapes */
+
 #define TOL 1e-4       /* lp, key, extra_lp: absolute */
 #define NEAR_MASS 1e-5 /* a top-p boundary this close to top_p may go either way */
 #define NEAR_KEY 1e-5  /* keys this close (relative) may be ordered either way */
@@ -385,8 +387,10 @@ START_TEST(test_select_vs_cpu)
 {
     const int shapes[][2] = {{8, 2},    {16, 5},     {40, 20},   {40, 33},   {24, 1000},
                              {64, 4099}, {24, 128257}, {4096, 33}};
+    /* quick (SBT_TEST_QUICK=1, the sanitizer runs): the first six, every kernel path still */
+    const size_t n_shapes = quick ? 6 : sizeof shapes / sizeof *shapes;
     int rows = 0, boundary = 0, swaps = 0;
-    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    for (size_t s = 0; s < n_shapes; s++) {
         int R = shapes[s][0], V = shapes[s][1];
         check_case(R, V, (int)(s + (size_t)_i) % ROW_KINDS, &modes[_i], _i != 2, &boundary,
                    &swaps);
@@ -494,7 +498,8 @@ int main(void)
         sbti_backend_destroy(gpu);
         return EXIT_FAILURE;
     }
-    const char *seed = getenv("SBT_TEST_SEED");
+    const char *seed = getenv("SBT_TEST_SEED"), *q = getenv("SBT_TEST_QUICK");
+    quick = q && strcmp(q, "0") != 0;
     rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL);
     printf("cuda backend: %s\nseed: %llu (SBT_TEST_SEED repeats it)\n", gpu->description,
            (unsigned long long)rng_state);
