@@ -21,17 +21,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "gpu_random.h"
 #include "backend/backend.h"
 #include "backend/cuda/cuda_hooks.h"
 #include "io/safetensors.h"
 #include "selfbt/status.h"
 
+#include "gpu_main.h"
+
 #define TOL_BF16 1e-2 /* outputs stored as bf16 */
 #define TOL_F32 1e-4  /* outputs stored as fp32 */
 
-static sbti_backend *gpu, *cpu;
-static int quick; /* SBT_TEST_QUICK */
 
 #define COUNT(a) (sizeof(a) / sizeof *(a))
 /* The shape list of a test: FULL, or SMALL under SBT_TEST_QUICK; sets n to its length. */
@@ -959,38 +958,14 @@ static Suite *make_suite(void)
     return s;
 }
 
-int main(void)
+/* The table of measured errors, then its memory. */
+static void report(void)
 {
-    sbt_status st = sbti_backend_cuda_create(&gpu, 0);
-    if (st == SBT_E_NOT_FOUND || st == SBT_E_UNSUPPORTED) {
-        printf("skipped: %s\n", sbt_last_error());
-        return 77;
-    }
-    if (st != SBT_OK) {
-        fprintf(stderr, "sbti_backend_cuda_create: %s\n", sbt_last_error());
-        return EXIT_FAILURE;
-    }
-    if (sbti_backend_cpu_create(&cpu, 0) != SBT_OK) {
-        fprintf(stderr, "sbti_backend_cpu_create: %s\n", sbt_last_error());
-        sbti_backend_destroy(gpu);
-        return EXIT_FAILURE;
-    }
-    const char *seed = getenv("SBT_TEST_SEED"), *q = getenv("SBT_TEST_QUICK");
-    rng_state = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL);
-    quick = q && *q && strcmp(q, "0") != 0;
-    printf("cuda backend: %s\nseed: %llu (SBT_TEST_SEED repeats it)\n%s", gpu->description,
-           (unsigned long long)rng_state,
-           quick ? "quick: the small shapes (SBT_TEST_QUICK)\n" : "");
-    fflush(stdout);
-
-    SRunner *sr = srunner_create(make_suite());
-    srunner_set_fork_status(sr, CK_NOFORK); /* a CUDA context cannot cross fork() */
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
     print_table();
     free(table);
-    sbti_backend_destroy(cpu);
-    sbti_backend_destroy(gpu);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int main(void)
+{
+    return gpu_suite_main(make_suite, report);
 }
