@@ -520,11 +520,11 @@ static int job_k(const sbti_job *j)
     return j->kind == SBTI_JOB_BEAM ? 2 * j->n : 1;
 }
 
-/* Output rows of a running job this step: one per row, or n of its one prefilled row when an
- * independent job starts (n draws). */
-static int job_out_rows(const sbti_job *j)
+/* Output rows per running row this step: 1, or n when an independent job starts (its one
+ * prefilled row, asked n times: n draws). */
+static int job_draws(const sbti_job *j)
 {
-    return (j->kind == SBTI_JOB_INDEP && !j->started) ? j->n : j->n_rows;
+    return (j->kind == SBTI_JOB_INDEP && !j->started) ? j->n : 1;
 }
 
 /* First position a padding hypothesis needs logits for, and where its feed starts. */
@@ -554,7 +554,7 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
                 kv_keep(e, s, e->len[s] - 1);
                 n_tok += e->len[s] - e->kv_len[s];
             }
-            n_out += job_out_rows(j);
+            n_out += j->n_rows * job_draws(j);
             int g = job_group(j), k = job_k(j);
             gk[g] = k > gk[g] ? k : gk[g];
         } else if (j->phase == SBTI_JOB_PAD) {
@@ -599,7 +599,7 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
                     e->seq[t++] = s;
                 }
                 e->kv_len[s] = e->len[s];
-                for (int q = 0; q < (job_out_rows(j) == j->n_rows ? 1 : j->n); q++) {
+                for (int q = 0; q < job_draws(j); q++) {
                     e->rows[o] = t - 1;
                     e->row_group[o] = (uint8_t)job_group(j);
                     e->row_seed[o++] = j->sample ? sbti_rng_next(&j->rng) : 0;

@@ -10,6 +10,13 @@
 #include "decode/lm.h"
 #include "model/model.h"
 
+/* A row's 64-bit noise seed as select takes it: two int32, the low word first. */
+static void pack_seed(int32_t *dst, uint64_t seed)
+{
+    dst[0] = (int32_t)(uint32_t)seed;
+    dst[1] = (int32_t)(uint32_t)(seed >> 32);
+}
+
 /* ---- the model through its KV cache ---------------------------------------------------- */
 
 typedef struct lm_kv {
@@ -99,8 +106,7 @@ static sbt_status kv_forward(sbti_lm *base, const int32_t *ids, const int32_t *s
         int k = first[sel->group[r]]++;
         lm->perm[k] = r;
         lm->prow[k] = out_rows[r];
-        lm->seeds[2 * k] = (int32_t)(uint32_t)sel->seed[r];
-        lm->seeds[2 * k + 1] = (int32_t)(uint32_t)(sel->seed[r] >> 32);
+        pack_seed(lm->seeds + 2 * k, sel->seed[r]);
     }
     const void *logits;
     const double t0 = sbti_now();
@@ -205,25 +211,34 @@ typedef struct lm_fn {
     int32_t *lens, *pos;
     int cap;
     float *logits; /* [cap_out * n_vocab] */
+    int32_t *seeds; /* [2 * cap_out] */
     int cap_out;
 } lm_fn;
 
-/* select (backend.h) of each row of host logits, on the host, into blocks of kmax. */
-static sbt_status select_rows(const float *logits, int n_out, int V, sbti_lm_select *sel)
+/* select (backend.h) of host logits, on the host, into blocks of kmax: one call for each run
+ * of consecutive rows of one group (a job's rows), seeds packed in seeds (2 * n_out). */
+static sbt_status select_rows(const float *logits, int n_out, int V, sbti_lm_select *sel,
+                              int32_t *seeds)
 {
-    for (int r = 0; r < n_out; r++) {
-        const sbti_select_args *a = &sel->groups[sel->group[r]];
-        const size_t o = (size_t)r * sel->kmax;
-        int32_t seed[2] = {(int32_t)(uint32_t)sel->seed[r], (int32_t)(uint32_t)(sel->seed[r] >> 32)};
-        if (sbti_select_check(a, 1, V) != SBT_OK)
+    for (int r = 0; r < n_out; r++)
+        pack_seed(seeds + 2 * r, sel->seed[r]);
+    for (int r0 = 0, r1; r0 < n_out; r0 = r1) {
+        for (r1 = r0 + 1; r1 < n_out && sel->group[r1] == sel->group[r0]; r1++)
+            ;
+        const sbti_select_args *a = &sel->groups[sel->group[r0]];
+        const size_t o = (size_t)r0 * sel->kmax;
+        if (sbti_select_check(a, r1 - r0, V) != SBT_OK)
             return sbti_fail(SBT_E_INTERNAL, "decoder: bad selection (k %d of %d)", a->k, V);
-        if (sbti_select_host(sel->ids + o, sel->lp + o, sel->key + o, sel->kept + r,
-                             sel->extra_lp + r, logits + (size_t)r * V, seed, 1, V, a) != 0)
+        if (sbti_select_host(sel->ids + o, sel->lp + o, sel->key + o, sel->kmax, sel->kept + r0,
+                             sel->extra_lp + r0, logits + (size_t)r0 * V, seeds + 2 * r0,
+                             r1 - r0, V, a) != 0)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
-        for (int j = a->k; j < sel->kmax; j++) {
-            sel->ids[o + j] = -1;
-            sel->lp[o + j] = sel->key[o + j] = -INFINITY;
-        }
+        for (int r = r0; r < r1; r++)
+            for (int j = a->k; j < sel->kmax; j++) {
+                const size_t q = (size_t)r * sel->kmax + (size_t)j;
+                sel->ids[q] = -1;
+                sel->lp[q] = sel->key[q] = -INFINITY;
+            }
     }
     return SBT_OK;
 }
@@ -234,9 +249,13 @@ static sbt_status fn_forward(sbti_lm *base, const int32_t *ids, const int32_t *s
     lm_fn *lm = (lm_fn *)base;
     if (n_out > lm->cap_out) {
         float *l = realloc(lm->logits, sizeof *l * (size_t)n_out * (size_t)base->n_vocab);
-        if (!l)
+        if (l)
+            lm->logits = l;
+        int32_t *sd = realloc(lm->seeds, sizeof *sd * 2 * (size_t)n_out);
+        if (sd)
+            lm->seeds = sd;
+        if (!l || !sd)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory (%d logits rows)", n_out);
-        lm->logits = l;
         lm->cap_out = n_out;
     }
     float *logits = lm->logits;
@@ -277,7 +296,7 @@ static sbt_status fn_forward(sbti_lm *base, const int32_t *ids, const int32_t *s
     }
     if (n_out > 0 && lm->cb.next_logits(lm->cb.user_data, lm->seqs, lm->lens, n_out, logits) != 0)
         return sbti_fail(SBT_E_BACKEND, "decoder: the next-token callback failed");
-    return select_rows(logits, n_out, base->n_vocab, sel);
+    return select_rows(logits, n_out, base->n_vocab, sel, lm->seeds);
 }
 
 static void fn_fork(sbti_lm *base, int dst, int src)
@@ -308,6 +327,7 @@ static void fn_destroy(sbti_lm *base)
     free(lm->lens);
     free(lm->pos);
     free(lm->logits);
+    free(lm->seeds);
     free(lm);
 }
 

@@ -77,7 +77,7 @@ static int run(const float *x, int V, const sbti_select_args *a, uint64_t seed, 
                float *lp, float *key, float *extra)
 {
     int32_t kept = -7, sd[2] = {(int32_t)(uint32_t)seed, (int32_t)(uint32_t)(seed >> 32)};
-    ck_assert_int_eq(sbti_select_host(ids, lp, key, &kept, extra, x, sd, 1, V, a), 0);
+    ck_assert_int_eq(sbti_select_host(ids, lp, key, a->k, &kept, extra, x, sd, 1, V, a), 0);
     return kept;
 }
 

@@ -199,7 +199,7 @@ sbt_status sbti_select_check(const sbti_select_args *a, int R, int V)
     return SBT_OK;
 }
 
-int sbti_select_host(int32_t *ids, float *lp, float *key, int32_t *kept, float *extra_lp,
+int sbti_select_host(int32_t *ids, float *lp, float *key, int ld, int32_t *kept, float *extra_lp,
                      const float *logits, const int32_t *seeds, int R, int V,
                      const sbti_select_args *a)
 {
@@ -218,7 +218,7 @@ int sbti_select_host(int32_t *ids, float *lp, float *key, int32_t *kept, float *
             uint64_t seed = 0;
             if (seeds)
                 seed = (uint64_t)(uint32_t)seeds[2 * r] | (uint64_t)(uint32_t)seeds[2 * r + 1] << 32;
-            const size_t o = (size_t)r * a->k;
+            const size_t o = (size_t)r * (size_t)ld;
             select_row(ids + o, lp + o, key + o, kept + r, extra_lp ? extra_lp + r : NULL,
                        clean_row(logits + (size_t)r * V, V, clean), seed, V, a, keys, idx);
         }
@@ -244,6 +244,6 @@ void sbti_cpu_select(sbti_backend *be, int32_t *ids, float *lp, float *key, int3
         sbti_backend_fail(be, SBT_E_INVALID_ARGUMENT, "select: sampling needs seeds");
         return;
     }
-    if (sbti_select_host(ids, lp, key, kept, extra_lp, logits, seeds, R, V, a) != 0)
+    if (sbti_select_host(ids, lp, key, a->k, kept, extra_lp, logits, seeds, R, V, a) != 0)
         sbti_backend_fail(be, SBT_E_OUT_OF_MEMORY, "select: out of memory for rows of %d", V);
 }
