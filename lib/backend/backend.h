@@ -79,6 +79,8 @@ typedef struct sbti_select_args {
     int min_keep;      /* sample: >= 1              */
     int k;             /* 1 .. SBTI_SELECT_MAX_K    */
     int32_t extra_id;  /* 0 .. V-1, or -1: extra_lp not written */
+    int row_stride;    /* elements from one logits row to the next: 0 means V, else >= V (rows
+                        * padded, e.g. to a multiple of 8 columns; the padding is never read) */
 } sbti_select_args;
 
 #define SBTI_SELECT_MAX_K 512
@@ -207,7 +209,8 @@ typedef struct sbti_backend_ops {
 
     /* Next-token candidates of R rows of logits(R,V) ACT, so that a decoding step downloads a
      * few numbers per row instead of V (sbti_select_args says what is kept and how it is
-     * ordered). Per row r:
+     * ordered). Row r's V logits start at logits + r * stride, stride = args->row_stride or V
+     * where that is 0. Per row r:
      *   ids(R,k) I32, lp(R,k) F32, key(R,k) F32: the min(k, kept) best kept tokens by key,
      *     best first (equal keys: the smaller id first); the entries past them are id -1;
      *   kept(R) I32: how many tokens the warpers keep (0 when the row has no finite logit);
@@ -276,10 +279,12 @@ sbt_status sbti_backend_fail(sbti_backend *be, sbt_status st, const char *fmt, .
  * sbt_last_error to its message. The failure stays recorded. */
 sbt_status sbti_backend_check(sbti_backend *be);
 
-/* select on host fp32 logits (R, V), outputs as the op's, on the host: the CPU backend's op, and
+/* select on host fp32 logits (R, V; row r at logits + r * (args->row_stride or V)), outputs as
+ * the op's, on the host: the CPU backend's op, and
  * the decoder's path for logits that a caller's function returns. Row r's candidates go to
  * ids, lp, key + r * ld (ld >= k; the op's layout is ld = k). Returns -1 when out of memory.
- * sbti_select_check says whether the arguments are valid for R rows of V. */
+ * sbti_select_check says whether the arguments are valid for R rows of V (sbt_last_error names
+ * the bad one). */
 int sbti_select_host(int32_t *ids, float *lp, float *key, int ld, int32_t *kept, float *extra_lp,
                      const float *logits, const int32_t *seeds, int R, int V,
                      const sbti_select_args *args);

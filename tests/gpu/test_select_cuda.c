@@ -10,7 +10,8 @@
  * sums may decide it either way; its kept count and ids are then not compared), and, when
  * sampling, two ids in the other
  * order where the reference's keys are within 1e-5 (a near tie that one rounding may order
- * either way). Also: two launches give the same bits, the device's uniforms equal the host's
+ * either way). Each mode also runs on rows padded to a longer row stride (args.row_stride; the
+ * padding holds +1e4, which must never be selected) against the unpadded reference. Also: two launches give the same bits, the device's uniforms equal the host's
  * sbti_select_uniform bit for bit, and bad arguments are recorded. Exits 77 (skipped) where
  * there is no usable GPU. Runs without fork (a CUDA context does not survive one). */
 #include <check.h>
@@ -268,13 +269,19 @@ static const mode modes[] = {
     {"T=0.7 top_p=0.5 min_keep=3000 k=16", {1, 0.7f, 0, 0.5f, 3000, 16, 0}},
 };
 
-static void check_case(int R, int V, int kind0, const mode *md, int with_extra, int *n_boundary,
-                       int *n_swaps)
+/* stride > V: the GPU reads rows padded to stride (args.row_stride), the padding +1e4, which
+ * must never be selected; the reference reads them unpadded. */
+static void check_case(int R, int V, int stride, int kind0, const mode *md, int with_extra,
+                       int *n_boundary, int *n_swaps)
 {
     char what[96];
-    snprintf(what, sizeof what, "R=%d V=%d %s", R, V, md->name);
+    if (stride > V)
+        snprintf(what, sizeof what, "R=%d V=%d stride %d %s", R, V, stride, md->name);
+    else
+        snprintf(what, sizeof what, "R=%d V=%d %s", R, V, md->name);
     sbti_select_args a = md->a;
     a.extra_id = with_extra && (rng_next() & 1) ? rand_int(V) : -1;
+    const int S = stride > V ? stride : V;
 
     float *x = malloc((size_t)R * V * sizeof *x);
     int32_t *seeds = malloc((size_t)R * 2 * sizeof *seeds), *idx = malloc((size_t)V * sizeof *idx);
@@ -284,9 +291,19 @@ static void check_case(int R, int V, int kind0, const mode *md, int with_extra, 
     for (int i = 0; i < 2 * R; i++)
         seeds[i] = (int32_t)rng_next();
 
-    void *gx = dalloc(gpu, SBTI_MEM_ACT, (size_t)R * V), *cx = dalloc(cpu, SBTI_MEM_ACT, (size_t)R * V);
+    void *gx = dalloc(gpu, SBTI_MEM_ACT, (size_t)R * S), *cx = dalloc(cpu, SBTI_MEM_ACT, (size_t)R * V);
     void *gs = dalloc(gpu, SBTI_MEM_I32, (size_t)2 * R), *cs = dalloc(cpu, SBTI_MEM_I32, (size_t)2 * R);
-    up(gpu, gx, SBTI_MEM_ACT, x, (size_t)R * V);
+    if (S > V) {
+        float *xp = malloc((size_t)R * S * sizeof *xp);
+        ck_assert(xp);
+        for (int r = 0; r < R; r++)
+            for (int i = 0; i < S; i++)
+                xp[(size_t)r * S + i] = i < V ? x[(size_t)r * V + i] : 1e4f;
+        up(gpu, gx, SBTI_MEM_ACT, xp, (size_t)R * S);
+        free(xp);
+    } else {
+        up(gpu, gx, SBTI_MEM_ACT, x, (size_t)R * V);
+    }
     up(cpu, cx, SBTI_MEM_ACT, x, (size_t)R * V);
     up(gpu, gs, SBTI_MEM_I32, seeds, (size_t)2 * R);
     up(cpu, cs, SBTI_MEM_I32, seeds, (size_t)2 * R);
@@ -298,11 +315,13 @@ static void check_case(int R, int V, int kind0, const mode *md, int with_extra, 
     outs_init(&g, gpu, R, k);
     outs_init(&g2, gpu, R, k);
     outs_init(&c, cpu, R, kc);
-    outs_run(&g, gpu, gx, gs, V, &a, with_extra);
+    sbti_select_args ag = a;
+    ag.row_stride = S > V ? S : 0;
+    outs_run(&g, gpu, gx, gs, V, &ag, with_extra);
     outs_run(&c, cpu, cx, cs, V, &a, with_extra);
 
     /* the same bits from a second launch */
-    outs_run(&g2, gpu, gx, gs, V, &a, with_extra);
+    outs_run(&g2, gpu, gx, gs, V, &ag, with_extra);
     size_t n = (size_t)R * k;
     ck_assert_msg(memcmp(g.h_ids, g2.h_ids, n * 4) == 0 && memcmp(g.h_lp, g2.h_lp, n * 4) == 0 &&
                       memcmp(g.h_key, g2.h_key, n * 4) == 0 &&
@@ -390,9 +409,18 @@ START_TEST(test_select_vs_cpu)
     int rows = 0, boundary = 0, swaps = 0;
     for (size_t s = 0; s < n_shapes; s++) {
         int R = shapes[s][0], V = shapes[s][1];
-        check_case(R, V, (int)(s + (size_t)_i) % ROW_KINDS, &modes[_i], _i != 2, &boundary,
+        check_case(R, V, 0, (int)(s + (size_t)_i) % ROW_KINDS, &modes[_i], _i != 2, &boundary,
                    &swaps);
         rows += R;
+    }
+    /* rows padded (args.row_stride): to a multiple of 8 as the LM head writes them, and to an
+     * odd stride, so that rows start at every alignment */
+    const int padded[][3] = {{16, 33, 40}, {16, 1000, 1003}, {24, 128257, 128264}};
+    const size_t n_padded = quick ? 2 : sizeof padded / sizeof *padded;
+    for (size_t s = 0; s < n_padded; s++) {
+        check_case(padded[s][0], padded[s][1], padded[s][2], (int)(s + 3 + (size_t)_i) % ROW_KINDS,
+                   &modes[_i], _i != 1, &boundary, &swaps);
+        rows += padded[s][0];
     }
     /* both are allowances for rounding, so they must stay rare */
     ck_assert_msg(boundary * 50 <= rows, "%s: %d of %d rows at a top-p boundary", modes[_i].name,
@@ -441,13 +469,15 @@ START_TEST(test_errors)
     static const struct {
         int V, k, extra_id, sample;
         float temperature;
+        int row_stride;
         const char *says;
     } bad[] = {
-        {100, 0, -1, 0, 1.0f, "k = 0"},
-        {100, 513, -1, 0, 1.0f, "k = 513"},
-        {0, 4, -1, 0, 1.0f, "V = 0"},
-        {100, 4, 100, 0, 1.0f, "extra_id = 100"},
-        {100, 4, -1, 1, 0.0f, "temperature = 0"},
+        {100, 0, -1, 0, 1.0f, 0, "k = 0"},
+        {100, 513, -1, 0, 1.0f, 0, "k = 513"},
+        {0, 4, -1, 0, 1.0f, 0, "V = 0"},
+        {100, 4, 100, 0, 1.0f, 0, "extra_id = 100"},
+        {100, 4, -1, 1, 0.0f, 0, "temperature = 0"},
+        {100, 4, -1, 0, 1.0f, 99, "row_stride = 99"},
     };
     for (size_t t = 0; t < sizeof bad / sizeof *bad; t++) {
         sbti_backend *be = NULL;
@@ -456,7 +486,7 @@ START_TEST(test_errors)
         void *lp = dalloc(be, SBTI_MEM_F32, 2048), *key = dalloc(be, SBTI_MEM_F32, 2048);
         void *kept = dalloc(be, SBTI_MEM_I32, 2), *seeds = dalloc(be, SBTI_MEM_I32, 4);
         sbti_select_args a = {bad[t].sample, bad[t].temperature, 0, 1.0f, 1, bad[t].k,
-                              bad[t].extra_id};
+                              bad[t].extra_id, bad[t].row_stride};
         be->ops->select(be, ids, lp, key, kept, NULL, x, seeds, 2, bad[t].V, &a);
         ck_assert_int_eq(sbti_backend_check(be), SBT_E_INVALID_ARGUMENT);
         ck_assert_msg(strstr(sbt_last_error(), bad[t].says) != NULL, "%s: %s", bad[t].says,

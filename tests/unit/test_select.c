@@ -254,6 +254,74 @@ START_TEST(uniform_is_in_the_open_interval_and_even)
 }
 END_TEST
 
+/* Rows padded to a longer stride (args.row_stride), the padding +1e4 that must never be
+ * selected: the same bits as the unpadded rows, on the host path and the CPU backend's op. */
+START_TEST(padded_rows_equal_unpadded)
+{
+    const sbti_select_args modes[] = {
+        {.sample = 0, .k = 16, .extra_id = 3},
+        {.sample = 1, .temperature = 0.7f, .top_k = 50, .top_p = 0.9f, .min_keep = 2, .k = 64,
+         .extra_id = 3},
+        {.sample = 1, .temperature = 0.7f, .top_k = 0, .top_p = 0.9f, .min_keep = 1, .k = 8,
+         .extra_id = 3},
+        {.sample = 1, .temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_keep = 1, .k = 1,
+         .extra_id = -1},
+    };
+    const int shapes[][2] = {{33, 40}, {1000, 1003}, {5000, 5000}, {5000, 5008}};
+    enum { R = 5, KMAX = 64 };
+    sbti_rng r;
+    sbti_rng_init(&r, 12, 0, 0);
+    sbti_backend *be = NULL;
+    ck_assert_int_eq(sbti_backend_cpu_create(&be, 2), SBT_OK);
+    for (size_t sh = 0; sh < sizeof shapes / sizeof *shapes; sh++) {
+        const int V = shapes[sh][0], S = shapes[sh][1];
+        float *x = malloc(sizeof(float) * R * V), *xp = malloc(sizeof(float) * R * S);
+        ck_assert(x && xp);
+        for (int row = 0; row < R; row++) {
+            random_row(&r, x + (size_t)row * V, V, row & 1, row & 2);
+            for (int i = 0; i < S; i++)
+                xp[(size_t)row * S + i] = i < V ? x[(size_t)row * V + i] : 1e4f;
+        }
+        int32_t sd[2 * R];
+        for (int i = 0; i < 2 * R; i++)
+            sd[i] = (int32_t)sbti_rng_next(&r);
+        for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+            sbti_select_args a = modes[m], ap = modes[m];
+            ap.row_stride = S;
+            int32_t ids[2][R * KMAX], kept[2][R];
+            float lp[2][R * KMAX], key[2][R * KMAX], extra[2][R];
+            ck_assert_int_eq(sbti_select_host(ids[0], lp[0], key[0], a.k, kept[0], extra[0], x,
+                                              sd, R, V, &a),
+                             0);
+            ck_assert_int_eq(sbti_select_host(ids[1], lp[1], key[1], a.k, kept[1], extra[1], xp,
+                                              sd, R, V, &ap),
+                             0);
+            const size_t n = (size_t)R * a.k;
+            ck_assert_msg(memcmp(ids[0], ids[1], n * 4) == 0 && memcmp(lp[0], lp[1], n * 4) == 0 &&
+                              memcmp(key[0], key[1], n * 4) == 0 &&
+                              memcmp(kept[0], kept[1], sizeof kept[0]) == 0 &&
+                              (a.extra_id < 0 || memcmp(extra[0], extra[1], sizeof extra[0]) == 0),
+                          "host: V %d stride %d mode %zu: padded rows differ", V, S, m);
+            for (size_t j = 0; j < n; j++)
+                ck_assert(ids[1][j] >= -1 && ids[1][j] < V);
+            /* the backend's op (ACT is fp32 on the CPU backend) */
+            int32_t oids[R * KMAX], okept[R];
+            float olp[R * KMAX], okey[R * KMAX], oextra[R];
+            be->ops->select(be, oids, olp, okey, okept, oextra, xp, a.sample ? sd : NULL, R, V,
+                            &ap);
+            ck_assert_int_eq(sbti_backend_check(be), SBT_OK);
+            ck_assert_msg(memcmp(ids[0], oids, n * 4) == 0 && memcmp(lp[0], olp, n * 4) == 0 &&
+                              memcmp(key[0], okey, n * 4) == 0 &&
+                              memcmp(kept[0], okept, sizeof okept) == 0,
+                          "op: V %d stride %d mode %zu: padded rows differ", V, S, m);
+        }
+        free(x);
+        free(xp);
+    }
+    sbti_backend_destroy(be);
+}
+END_TEST
+
 START_TEST(bad_arguments_are_refused)
 {
     sbti_select_args a = {.sample = 0, .k = 0, .extra_id = -1};
@@ -272,6 +340,14 @@ START_TEST(bad_arguments_are_refused)
     ck_assert_int_eq(sbti_select_check(&a, 1, 10), SBT_E_INVALID_ARGUMENT);
     a.temperature = 0.7f;
     ck_assert_int_eq(sbti_select_check(&a, 1, 10), SBT_OK);
+    /* row_stride: 0 (V) or at least V */
+    a.row_stride = 9;
+    ck_assert_int_eq(sbti_select_check(&a, 1, 10), SBT_E_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(sbt_last_error(), "row_stride = 9") != NULL, "%s", sbt_last_error());
+    a.row_stride = 10;
+    ck_assert_int_eq(sbti_select_check(&a, 1, 10), SBT_OK);
+    a.row_stride = 16;
+    ck_assert_int_eq(sbti_select_check(&a, 1, 10), SBT_OK);
 }
 END_TEST
 
@@ -284,6 +360,7 @@ static Suite *suite(void)
     tcase_add_test(tc, best_key_is_a_draw_from_the_warped_distribution);
     tcase_add_test(tc, keys_plus_scores_draw_without_replacement_across_rows);
     tcase_add_test(tc, uniform_is_in_the_open_interval_and_even);
+    tcase_add_test(tc, padded_rows_equal_unpadded);
     tcase_add_test(tc, bad_arguments_are_refused);
     suite_add_tcase(s, tc);
     return s;

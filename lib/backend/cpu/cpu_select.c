@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu.h"
+#include "core/error.h"
 
 static int better(const float *x, int32_t a, int32_t b) /* a ranks before b */
 {
@@ -190,12 +191,19 @@ static const float *clean_row(const float *x, int V, float *buf)
 
 sbt_status sbti_select_check(const sbti_select_args *a, int R, int V)
 {
+    const sbt_status bad = SBT_E_INVALID_ARGUMENT;
     if (R < 0 || V < 1)
-        return SBT_E_INVALID_ARGUMENT;
-    if (a->k < 1 || a->k > SBTI_SELECT_MAX_K || a->extra_id >= V || a->extra_id < -1)
-        return SBT_E_INVALID_ARGUMENT;
+        return sbti_fail(bad, "select: R = %d, V = %d", R, V);
+    if (a->k < 1 || a->k > SBTI_SELECT_MAX_K)
+        return sbti_fail(bad, "select: k = %d (1 .. %d)", a->k, SBTI_SELECT_MAX_K);
+    if (a->extra_id >= V || a->extra_id < -1)
+        return sbti_fail(bad, "select: extra_id = %d for V = %d", (int)a->extra_id, V);
+    if (a->row_stride != 0 && a->row_stride < V)
+        return sbti_fail(bad, "select: row_stride = %d for V = %d (0 means V, else at least V)",
+                         a->row_stride, V);
     if (a->sample && (!(a->temperature > 0) || a->top_k < 0 || !(a->top_p > 0)))
-        return SBT_E_INVALID_ARGUMENT;
+        return sbti_fail(bad, "select: sampling with temperature = %g, top_k = %d, top_p = %g",
+                         (double)a->temperature, a->top_k, (double)a->top_p);
     return SBT_OK;
 }
 
@@ -203,6 +211,7 @@ int sbti_select_host(int32_t *ids, float *lp, float *key, int ld, int32_t *kept,
                      const float *logits, const int32_t *seeds, int R, int V,
                      const sbti_select_args *a)
 {
+    const size_t stride = a->row_stride > 0 ? (size_t)a->row_stride : (size_t)V;
     int oom = 0;
 #pragma omp parallel reduction(| : oom)
     {
@@ -220,7 +229,7 @@ int sbti_select_host(int32_t *ids, float *lp, float *key, int ld, int32_t *kept,
                 seed = (uint64_t)(uint32_t)seeds[2 * r] | (uint64_t)(uint32_t)seeds[2 * r + 1] << 32;
             const size_t o = (size_t)r * (size_t)ld;
             select_row(ids + o, lp + o, key + o, kept + r, extra_lp ? extra_lp + r : NULL,
-                       clean_row(logits + (size_t)r * V, V, clean), seed, V, a, keys, idx);
+                       clean_row(logits + (size_t)r * stride, V, clean), seed, V, a, keys, idx);
         }
         free(keys);
         free(clean);
@@ -234,10 +243,7 @@ void sbti_cpu_select(sbti_backend *be, int32_t *ids, float *lp, float *key, int3
                      const sbti_select_args *a)
 {
     if (sbti_select_check(a, R, V) != SBT_OK) {
-        sbti_backend_fail(be, SBT_E_INVALID_ARGUMENT,
-                          "select: bad arguments (R %d, V %d, k %d, extra id %d, temperature %g, "
-                          "top-k %d, top-p %g)",
-                          R, V, a->k, a->extra_id, a->temperature, a->top_k, a->top_p);
+        sbti_backend_fail(be, SBT_E_INVALID_ARGUMENT, "%s", sbt_last_error());
         return;
     }
     if (a->sample && !seeds) {

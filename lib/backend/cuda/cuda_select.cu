@@ -556,14 +556,14 @@ __device__ void finish_large(const Ctx &cx, Cut K, int Kkeep)
 
 __global__ void __launch_bounds__(NT, 2)
 select_kernel(int32_t *ids, float *lp, float *key, int32_t *kept, float *extra_lp,
-              const bf16 *logits, const int32_t *seeds, int V, sbti_select_args a)
+              const bf16 *logits, const int32_t *seeds, int V, size_t stride, sbti_select_args a)
 {
     extern __shared__ __align__(16) unsigned char smem_raw[];
     Smem &sm = *reinterpret_cast<Smem *>(smem_raw);
     const int r = blockIdx.x;
     Ctx cx;
     cx.sm = &sm;
-    cx.row = reinterpret_cast<const uint16_t *>(logits) + (size_t)r * V;
+    cx.row = reinterpret_cast<const uint16_t *>(logits) + (size_t)r * stride;
     cx.V = V;
     cx.T = a.temperature;
     cx.top_p = a.top_p;
@@ -688,6 +688,12 @@ void sbti_cuda_select(sbti_backend *be, int32_t *ids, float *lp, float *key, int
                           (int)a.extra_id, V);
         return;
     }
+    if (a.row_stride != 0 && a.row_stride < V) {
+        sbti_backend_fail(be, SBT_E_INVALID_ARGUMENT,
+                          "cuda select: row_stride = %d for V = %d (0 means V, else at least V)",
+                          a.row_stride, V);
+        return;
+    }
     if (a.sample && (!(a.temperature > 0) || a.top_k < 0 || !(a.top_p > 0) || !seeds)) {
         sbti_backend_fail(be, SBT_E_INVALID_ARGUMENT,
                           "cuda select: sampling with temperature = %g, top_k = %d, top_p = %g, "
@@ -706,7 +712,10 @@ void sbti_cuda_select(sbti_backend *be, int32_t *ids, float *lp, float *key, int
         return;
     select_kernel<<<R, NT, smem, sbti_cuda(be)->stream>>>(ids, lp, key, kept, extra_lp,
                                                           (const bf16 *)logits,
-                                                          a.sample ? seeds : NULL, V, a);
+                                                          a.sample ? seeds : NULL, V,
+                                                          a.row_stride > 0 ? (size_t)a.row_stride
+                                                                           : (size_t)V,
+                                                          a);
     sbti_cuda_launched(be, "select_kernel");
 }
 
