@@ -248,6 +248,29 @@ typedef struct sbti_backend_ops {
      * keeps for itself moved since it was recorded; free it and record it again. */
     sbt_status (*graph_launch)(sbti_backend *be, void *graph);
     void (*graph_free)(sbti_backend *be, void *graph); /* NULL-safe */
+
+    /* ---- overlap: downloads that do not wait, and fences ----------------------------------- */
+
+    /* With these the host can prepare the next piece of work while the device runs the last
+     * one (the decoder keeps two batches in flight). Backends whose operations finish before
+     * they return (the CPU's) implement them trivially.
+     * host_alloc: host memory that download_async can fill without the host waiting (pinned
+     * on CUDA; NULL when out of memory); freed by host_free (NULL-safe). */
+    void *(*host_alloc)(sbti_backend *be, size_t bytes);
+    void (*host_free)(sbti_backend *be, void *p);
+    /* Queues the download of n elements of an I32 or F32 buffer (no conversion) into dst, host
+     * memory, behind the queued work, and returns: dst holds them once fence_wait returns for
+     * a fence recorded after this call. dst from host_alloc: the host does not wait here (any
+     * other host memory works too, but the call may wait for the queued work). */
+    sbt_status (*download_async)(sbti_backend *be, void *dst, const void *src, sbti_mem kind,
+                                 size_t off, size_t n);
+    /* Marks the point the queued work has reached: *fence is made on first use (NULL in) and
+     * reused after; a record replaces the fence's previous mark. */
+    sbt_status (*fence_record)(sbti_backend *be, void **fence);
+    /* Waits until the work queued before the fence's mark is done; returns the first recorded
+     * failure, as sbti_backend_check does. */
+    sbt_status (*fence_wait)(sbti_backend *be, void *fence);
+    void (*fence_free)(sbti_backend *be, void *fence); /* NULL-safe */
 } sbti_backend_ops;
 
 /* Every backend starts with this. */
@@ -257,6 +280,8 @@ struct sbti_backend {
     char description[256];                 /* device, memory, library versions */
     size_t elem_size[SBTI_MEM_COUNT];      /* bytes per element of each kind */
     int master_weights;                    /* 1: PARAM is a rounding of fp32 master weights */
+    int asynchronous;                      /* 1: operations return before they are done, so
+                                            * host work can overlap them (CUDA) */
     sbt_status error;                      /* first recorded failure (SBT_OK: none) */
     char error_msg[512];                   /* its message */
 };

@@ -97,12 +97,19 @@ struct sbt_decoder {
     char *eos_text;
     int K; /* rolled-back states per round */
     int recompute;
+    int lanes; /* 0: by the backend */
 };
 
 void sbti_decoder_set_recompute(sbt_decoder *dec, int on)
 {
     if (dec)
         dec->recompute = on;
+}
+
+void sbti_decoder_set_lanes(sbt_decoder *dec, int lanes)
+{
+    if (dec)
+        dec->lanes = lanes < 0 ? 0 : lanes > SBTI_LM_LANES ? SBTI_LM_LANES : lanes;
 }
 
 static char *dupstr(const char *s)
@@ -453,7 +460,16 @@ typedef struct problem {
     int64_t generated;
     uint64_t serial;
     int finished;
+    int lane;
 } problem;
+
+/* A batch of problems whose steps run together: the run keeps one or two in flight. */
+typedef struct run_lane {
+    problem **live; /* [cap] */
+    int n_live, cap;
+    sbti_job **active; /* the jobs of its problems that are not done */
+    int n_active, cap_active;
+} run_lane;
 
 typedef struct run {
     sbt_decoder *d;
@@ -461,8 +477,10 @@ typedef struct run {
     sbti_lm *lm;
     int tot_limit, new_limit; /* 0 = none */
     int K;
-    sbti_job **active;
-    int n_active, cap_active;
+    run_lane lanes[SBTI_LM_LANES];
+    int n_lanes;
+    const char *const *prompts;
+    int64_t n, next, finished;
     sbt_decode_results *res;
 } run;
 
@@ -516,13 +534,14 @@ static sbt_status launch(run *R, problem *P)
     if (!P->jobs)
         return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
     P->n_jobs = P->n_done = 0;
-    if (R->n_active + P->n_states > R->cap_active) {
-        int cap = (R->n_active + P->n_states) * 2;
-        sbti_job **a = realloc(R->active, sizeof *a * (size_t)cap);
+    run_lane *ln = &R->lanes[P->lane];
+    if (ln->n_active + P->n_states > ln->cap_active) {
+        int cap = (ln->n_active + P->n_states) * 2;
+        sbti_job **a = realloc(ln->active, sizeof *a * (size_t)cap);
         if (!a)
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
-        R->active = a;
-        R->cap_active = cap;
+        ln->active = a;
+        ln->cap_active = cap;
     }
     for (int i = 0; i < P->n_states; i++) {
         int slot = P->states[i];
@@ -536,7 +555,7 @@ static sbt_status launch(run *R, problem *P)
         j->owner = P;
         j->order = i;
         P->jobs[P->n_jobs++] = j;
-        R->active[R->n_active++] = j;
+        ln->active[ln->n_active++] = j;
         P->n_exp++;
         if (P->round > 0)
             P->n_bt++;
@@ -574,7 +593,8 @@ static sbt_status visited_add(problem *P, char *t, size_t n)
     return SBT_OK;
 }
 
-static sbt_status problem_start(run *R, problem **out, int64_t index, const char *prompt)
+static sbt_status problem_start(run *R, problem **out, int64_t index, const char *prompt,
+                                int lane)
 {
     *out = NULL;
     sbt_decoder *d = R->d;
@@ -582,6 +602,7 @@ static sbt_status problem_start(run *R, problem **out, int64_t index, const char
     if (!P)
         return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
     P->index = index;
+    P->lane = lane;
     P->fb_score = NAN;
     sbt_status st = SBT_OK;
     size_t n = 0;
@@ -940,6 +961,55 @@ static sbt_status process_round(run *R, problem *P)
 
 /* ---- the run ---------------------------------------------------------------------------- */
 
+/* After lane l's step: its finished jobs leave it, problems whose round is over go on or
+ * finish, new problems fill its places, and its next step is queued. */
+static sbt_status lane_turn(run *R, int l)
+{
+    const sbt_decoder_options *o = &R->d->o;
+    run_lane *ln = &R->lanes[l];
+    sbt_status st = sbti_engine_collect(&R->e, l);
+    if (st != SBT_OK)
+        return st;
+    int k = 0;
+    for (int i = 0; i < ln->n_active; i++) {
+        sbti_job *j = ln->active[i];
+        if (j->phase == SBTI_JOB_DONE)
+            ((problem *)j->owner)->n_done++;
+        else
+            ln->active[k++] = j;
+    }
+    ln->n_active = k;
+    int m = 0;
+    for (int i = 0; i < ln->n_live; i++) {
+        problem *P = ln->live[i];
+        if (P->n_jobs > 0 && P->n_done == P->n_jobs) {
+            st = process_round(R, P);
+            if (st != SBT_OK)
+                return st;
+        }
+        if (P->finished) {
+            problem_free(R, P);
+            ln->live[i] = NULL;
+            R->finished++;
+            if (o->progress && o->progress("decode", R->finished, R->n, o->progress_user_data))
+                return sbti_fail(SBT_E_CANCELLED, "sbt_decoder_run: cancelled after %lld of "
+                                 "%lld prompts", (long long)R->finished, (long long)R->n);
+        }
+    }
+    for (int i = 0; i < ln->n_live; i++)
+        if (ln->live[i])
+            ln->live[m++] = ln->live[i];
+    ln->n_live = m;
+    while (ln->n_live < ln->cap && R->next < R->n) {
+        st = problem_start(R, &ln->live[ln->n_live], R->next, R->prompts[R->next], l);
+        if (st != SBT_OK)
+            return st;
+        ln->n_live++;
+        R->next++;
+    }
+    return sbti_engine_submit(&R->e, l, ln->active, ln->n_active);
+}
+
 sbt_status sbt_decoder_run(sbt_decoder *d, const char *const *prompts, int64_t n,
                            sbt_decode_results **out)
 {
@@ -956,8 +1026,6 @@ sbt_status sbt_decoder_run(sbt_decoder *d, const char *const *prompts, int64_t n
     double t0 = sbti_now();
     const sbt_decoder_options *o = &d->o;
     run R = {.d = d};
-    int n_live = 0;
-    problem **live = NULL;
     R.K = is_search(d) ? d->K : 1;
     if (o->max_length == 0 && o->max_new_tokens == 0) {
         if (o->strategy == SBT_DECODE_GREEDY)
@@ -1011,61 +1079,48 @@ sbt_status sbt_decoder_run(sbt_decoder *d, const char *const *prompts, int64_t n
         return st;
     }
     R.e.recompute = d->recompute;
+    R.prompts = prompts;
+    R.n = n;
+    R.n_lanes = d->lanes;
+    const char *env = getenv("SBT_DECODE_LANES");
+    if (R.n_lanes == 0 && env && (strcmp(env, "1") == 0 || strcmp(env, "2") == 0))
+        R.n_lanes = env[0] - '0';
+    if (R.n_lanes == 0)
+        R.n_lanes = R.lm->overlaps ? SBTI_LM_LANES : 1;
+    if (R.n_lanes > batch)
+        R.n_lanes = (int)batch;
     R.res = calloc(1, sizeof *R.res);
     if (R.res)
         R.res->items = calloc((size_t)(n > 0 ? n : 1), sizeof *R.res->items);
-    live = calloc((size_t)batch, sizeof *live);
-    if (!R.res || !R.res->items || !live) {
-        st = sbti_fail(SBT_E_OUT_OF_MEMORY, "sbt_decoder_run: out of memory");
-        goto done;
+    st = R.res && R.res->items ? SBT_OK
+                               : sbti_fail(SBT_E_OUT_OF_MEMORY, "sbt_decoder_run: out of memory");
+    for (int l = 0; l < R.n_lanes && st == SBT_OK; l++) { /* the batch, split between lanes */
+        run_lane *ln = &R.lanes[l];
+        ln->cap = (int)(batch / R.n_lanes + (l < batch % R.n_lanes ? 1 : 0));
+        ln->live = calloc((size_t)ln->cap, sizeof *ln->live);
+        if (!ln->live)
+            st = sbti_fail(SBT_E_OUT_OF_MEMORY, "sbt_decoder_run: out of memory");
     }
+    if (st != SBT_OK)
+        goto done;
     R.res->n = n;
-    int64_t next = 0, finished = 0;
-    while (finished < n) {
-        while (n_live < batch && next < n) {
-            st = problem_start(&R, &live[n_live], next, prompts[next]);
-            if (st != SBT_OK)
-                goto done;
-            n_live++;
-            next++;
-        }
-        st = sbti_engine_step(&R.e, R.active, R.n_active);
-        if (st != SBT_OK)
+    /* each lane's first step, then turns: while the device runs one lane's step, the host
+     * makes the other's choices and queues its next one */
+    for (int l = 0; l < R.n_lanes; l++)
+        if ((st = lane_turn(&R, l)) != SBT_OK)
             goto done;
-        /* jobs that finished leave the batch */
-        int k = 0;
-        for (int i = 0; i < R.n_active; i++) {
-            sbti_job *j = R.active[i];
-            if (j->phase == SBTI_JOB_DONE)
-                ((problem *)j->owner)->n_done++;
-            else
-                R.active[k++] = j;
+    while (R.finished < n) {
+        int queued = 0;
+        for (int l = 0; l < R.n_lanes; l++)
+            queued |= R.e.steps[l].queued;
+        if (!queued) {
+            st = sbti_fail(SBT_E_INTERNAL, "decoder: %lld prompts unfinished and nothing to run",
+                           (long long)(n - R.finished));
+            goto done;
         }
-        R.n_active = k;
-        /* problems whose round is over go on or finish */
-        int m = 0;
-        for (int i = 0; i < n_live; i++) {
-            problem *P = live[i];
-            if (P->n_jobs > 0 && P->n_done == P->n_jobs) {
-                st = process_round(&R, P);
-                if (st != SBT_OK)
-                    goto done;
-            }
-            if (P->finished) {
-                problem_free(&R, P);
-                live[i] = NULL;
-                finished++;
-                if (o->progress && o->progress("decode", finished, n, o->progress_user_data)) {
-                    st = sbti_fail(SBT_E_CANCELLED, "sbt_decoder_run: cancelled after %lld of "
-                                   "%lld prompts", (long long)finished, (long long)n);
-                    goto done;
-                }
-            }
-        }
-        for (int i = 0; i < n_live; i++)
-            if (live[i])
-                live[m++] = live[i];
-        n_live = m;
+        for (int l = 0; l < R.n_lanes && R.finished < n; l++)
+            if ((st = lane_turn(&R, l)) != SBT_OK)
+                goto done;
     }
     R.res->stats.prompts = n;
     R.res->stats.forward_tokens = R.e.forward_tokens;
@@ -1082,13 +1137,14 @@ sbt_status sbt_decoder_run(sbt_decoder *d, const char *const *prompts, int64_t n
                 R.res->stats.seconds, (long long)R.e.forward_calls, R.e.t_prepare, R.e.t_forward,
                 R.lm->t_queue, R.lm->t_wait, R.e.t_choose);
 done:
-    if (live)
-        for (int i = 0; i < n_live; i++)
-            problem_free(&R, live[i]); /* NULL-safe */
-    free(live);
-    free(R.active);
+    for (int l = 0; l < SBTI_LM_LANES; l++) {
+        for (int i = 0; i < R.lanes[l].n_live; i++)
+            problem_free(&R, R.lanes[l].live[i]); /* NULL-safe */
+        free(R.lanes[l].live);
+        free(R.lanes[l].active);
+    }
+    sbti_lm_free(R.lm); /* first: it waits for work still in flight */
     sbti_engine_release(&R.e);
-    sbti_lm_free(R.lm);
     if (st != SBT_OK) {
         sbt_decode_results_free(R.res);
         return st;

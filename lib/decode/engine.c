@@ -49,16 +49,20 @@ void sbti_engine_release(sbti_engine *e)
     free(e->len);
     free(e->kv_len);
     free(e->free_slots);
-    free(e->ids);
-    free(e->seq);
-    free(e->rows);
-    free(e->row_group);
-    free(e->row_seed);
-    free(e->c_kept);
-    free(e->c_extra);
-    free(e->c_ids);
-    free(e->c_lp);
-    free(e->c_key);
+    for (int i = 0; i < SBTI_LM_LANES; i++) {
+        sbti_step *st = &e->steps[i];
+        free(st->jobs);
+        free(st->ids);
+        free(st->seq);
+        free(st->rows);
+        free(st->row_group);
+        free(st->row_seed);
+        free(st->c_kept);
+        free(st->c_extra);
+        free(st->c_ids);
+        free(st->c_lp);
+        free(st->c_key);
+    }
     free(e->cands);
     memset(e, 0, sizeof *e);
 }
@@ -276,9 +280,9 @@ static void slot_push(sbti_engine *e, int slot, int32_t id, float lp)
  * BeamSearchScorer, length_penalty 1, early_stopping False). Row r's candidates are at
  * logits row base + r: its 2N best by lp, or by Gumbel key (a draw without replacement from
  * softmax(beam score + processed score) across the rows, as HF's multinomial). */
-static sbt_status beam_step(sbti_engine *e, sbti_job *j, int base)
+static sbt_status beam_step(sbti_engine *e, const sbti_step *sp, sbti_job *j, int base)
 {
-    const int N = j->n, K = e->kmax;
+    const int N = j->n, K = sp->kmax;
     const int cur = e->len[j->rows[0].slot];
     const double T = j->sample ? e->temperature : 1.0;
     if (2 * N > e->cap_cands) {
@@ -299,8 +303,8 @@ static sbt_status beam_step(sbti_engine *e, sbti_job *j, int base)
         head[r] = 0;
         hkey[r] = -INFINITY;
         const size_t o = (size_t)(base + r) * K;
-        if (e->c_ids[o] >= 0)
-            hkey[r] = j->rows[r].score + (j->sample ? e->c_key[o] : e->c_lp[o]);
+        if (sp->c_ids[o] >= 0)
+            hkey[r] = j->rows[r].score + (j->sample ? sp->c_key[o] : sp->c_lp[o]);
     }
     int ns = 0;
     while (ns < 2 * N) {
@@ -312,11 +316,11 @@ static sbt_status beam_step(sbti_engine *e, sbti_job *j, int base)
             break;
         const size_t o = (size_t)(base + best) * K + (size_t)head[best];
         const double score = j->rows[best].score;
-        cd[ns] = (sbti_cand){.id = e->c_ids[o], .parent = best, .lp = e->c_lp[o],
-                             .total = score + e->c_lp[o] / T, .key = hkey[best]};
+        cd[ns] = (sbti_cand){.id = sp->c_ids[o], .parent = best, .lp = sp->c_lp[o],
+                             .total = score + sp->c_lp[o] / T, .key = hkey[best]};
         ns++;
-        if (++head[best] < take && e->c_ids[o + 1] >= 0)
-            hkey[best] = score + (j->sample ? e->c_key[o + 1] : e->c_lp[o + 1]);
+        if (++head[best] < take && sp->c_ids[o + 1] >= 0)
+            hkey[best] = score + (j->sample ? sp->c_key[o + 1] : sp->c_lp[o + 1]);
         else
             hkey[best] = -INFINITY;
     }
@@ -417,12 +421,12 @@ static sbt_status indep_end(sbti_engine *e, sbti_job *j, int r, int eos, float e
 /* Independent rows: each row's candidate is the best of its logits row (greedy) or a draw
  * from its warped distribution (the best Gumbel key). The first step has one prefilled row,
  * asked n times with n seeds: n draws, each row then a fork. */
-static sbt_status indep_step(sbti_engine *e, sbti_job *j, int base)
+static sbt_status indep_step(sbti_engine *e, const sbti_step *sp, sbti_job *j, int base)
 {
-    const int K = e->kmax;
+    const int K = sp->kmax;
     if (!j->started) {
         j->started = 1;
-        if (e->c_ids[(size_t)base * K] < 0) { /* no finite logit */
+        if (sp->c_ids[(size_t)base * K] < 0) { /* no finite logit */
             sbti_slot_release(e, j->rows[0].slot);
             j->n_rows = 0;
             job_finish(e, j);
@@ -440,8 +444,8 @@ static sbt_status indep_step(sbti_engine *e, sbti_job *j, int base)
     int kept = 0;
     for (int r = 0; r < j->n_rows; r++) {
         const size_t o = (size_t)(base + r) * K;
-        const int32_t id = e->c_ids[o];
-        const float lp = e->c_lp[o];
+        const int32_t id = sp->c_ids[o];
+        const float lp = sp->c_lp[o];
         sbt_status st = SBT_OK;
         int s = j->rows[r].slot;
         if (id < 0) {
@@ -479,29 +483,37 @@ static int grow(void *p, size_t size, size_t n)
     return 0;
 }
 
-static sbt_status ensure_step(sbti_engine *e, int n_tok, int n_rows, int kmax)
+static sbt_status ensure_step(sbti_step *sp, int n_jobs, int n_tok, int n_rows, int kmax)
 {
-    if (n_tok > e->cap_tok) {
-        size_t cap = (size_t)(n_tok > 2 * e->cap_tok ? n_tok : 2 * e->cap_tok);
-        if (grow(&e->ids, sizeof *e->ids, cap) || grow(&e->seq, sizeof *e->seq, cap))
+    if (n_jobs > sp->cap_jobs) {
+        size_t cap = (size_t)(n_jobs > 2 * sp->cap_jobs ? n_jobs : 2 * sp->cap_jobs);
+        if (grow(&sp->jobs, sizeof *sp->jobs, cap))
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
-        e->cap_tok = (int)cap;
+        sp->cap_jobs = (int)cap;
     }
-    if (n_rows > e->cap_rows) {
-        size_t cap = (size_t)(n_rows > 2 * e->cap_rows ? n_rows : 2 * e->cap_rows);
-        if (grow(&e->rows, sizeof *e->rows, cap) || grow(&e->row_group, sizeof *e->row_group, cap) ||
-            grow(&e->row_seed, sizeof *e->row_seed, cap) ||
-            grow(&e->c_kept, sizeof *e->c_kept, cap) || grow(&e->c_extra, sizeof *e->c_extra, cap))
+    if (n_tok > sp->cap_tok) {
+        size_t cap = (size_t)(n_tok > 2 * sp->cap_tok ? n_tok : 2 * sp->cap_tok);
+        if (grow(&sp->ids, sizeof *sp->ids, cap) || grow(&sp->seq, sizeof *sp->seq, cap))
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
-        e->cap_rows = (int)cap;
+        sp->cap_tok = (int)cap;
+    }
+    if (n_rows > sp->cap_rows) {
+        size_t cap = (size_t)(n_rows > 2 * sp->cap_rows ? n_rows : 2 * sp->cap_rows);
+        if (grow(&sp->rows, sizeof *sp->rows, cap) ||
+            grow(&sp->row_group, sizeof *sp->row_group, cap) ||
+            grow(&sp->row_seed, sizeof *sp->row_seed, cap) ||
+            grow(&sp->c_kept, sizeof *sp->c_kept, cap) ||
+            grow(&sp->c_extra, sizeof *sp->c_extra, cap))
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+        sp->cap_rows = (int)cap;
     }
     size_t need = (size_t)n_rows * (size_t)kmax;
-    if (need > e->cap_c) {
-        size_t cap = need > 2 * e->cap_c ? need : 2 * e->cap_c;
-        if (grow(&e->c_ids, sizeof *e->c_ids, cap) || grow(&e->c_lp, sizeof *e->c_lp, cap) ||
-            grow(&e->c_key, sizeof *e->c_key, cap))
+    if (need > sp->cap_c) {
+        size_t cap = need > 2 * sp->cap_c ? need : 2 * sp->cap_c;
+        if (grow(&sp->c_ids, sizeof *sp->c_ids, cap) || grow(&sp->c_lp, sizeof *sp->c_lp, cap) ||
+            grow(&sp->c_key, sizeof *sp->c_key, cap))
             return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory (%zu candidates)", cap);
-        e->cap_c = cap;
+        sp->cap_c = cap;
     }
     return SBT_OK;
 }
@@ -537,9 +549,12 @@ static void pad_plan(sbti_engine *e, const sbti_hyp *y, int L, int *q0, int *fro
     (void)L;
 }
 
-sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
+sbt_status sbti_engine_submit(sbti_engine *e, int lane, sbti_job **jobs, int n_jobs)
 {
     const double t0 = sbti_now();
+    sbti_step *sp = &e->steps[lane];
+    sp->queued = 0;
+    sp->n_jobs = 0;
     /* count */
     int n_tok = 0, n_out = 0, kmax = 1, gk[SBTI_N_GROUPS] = {1, 1, 1};
     for (int i = 0; i < n_jobs; i++) {
@@ -576,17 +591,19 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
         if (gk[g] > SBTI_SELECT_MAX_K)
             return sbti_fail(SBT_E_INVALID_ARGUMENT, "decoder: %d candidates per row (at most %d)",
                              gk[g], SBTI_SELECT_MAX_K);
-        e->groups[g].k = gk[g];
+        sp->groups[g] = e->groups[g];
+        sp->groups[g].k = gk[g];
         kmax = gk[g] > kmax ? gk[g] : kmax;
     }
-    sbt_status st = ensure_step(e, n_tok, n_out, kmax);
+    sbt_status st = ensure_step(sp, n_jobs, n_tok, n_out, kmax);
     if (st != SBT_OK)
         return st;
-    e->kmax = kmax;
+    sp->kmax = kmax;
     /* fill */
     int t = 0, o = 0;
     for (int i = 0; i < n_jobs; i++) {
         sbti_job *j = jobs[i];
+        sp->jobs[sp->n_jobs++] = j;
         j->out_base = o;
         if (j->phase == SBTI_JOB_RUN) {
             if (j->n_rows == 0)
@@ -595,14 +612,14 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
                 int s = j->rows[r].slot;
                 const int32_t *tk = sbti_slot_tokens(e, s);
                 for (int p = e->kv_len[s]; p < e->len[s]; p++) {
-                    e->ids[t] = tk[p];
-                    e->seq[t++] = s;
+                    sp->ids[t] = tk[p];
+                    sp->seq[t++] = s;
                 }
                 e->kv_len[s] = e->len[s];
                 for (int q = 0; q < job_draws(j); q++) {
-                    e->rows[o] = t - 1;
-                    e->row_group[o] = (uint8_t)job_group(j);
-                    e->row_seed[o++] = j->sample ? sbti_rng_next(&j->rng) : 0;
+                    sp->rows[o] = t - 1;
+                    sp->row_group[o] = (uint8_t)job_group(j);
+                    sp->row_seed[o++] = j->sample ? sbti_rng_next(&j->rng) : 0;
                 }
             }
         } else if (j->phase == SBTI_JOB_PAD) {
@@ -614,12 +631,12 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
                     continue;
                 const int32_t *tk = sbti_slot_tokens(e, y->slot);
                 for (int p = from; p < j->L - 1; p++) {
-                    e->ids[t] = p < y->len ? tk[p] : e->eos;
-                    e->seq[t] = y->slot;
+                    sp->ids[t] = p < y->len ? tk[p] : e->eos;
+                    sp->seq[t] = y->slot;
                     if (p + 1 >= q0) {
-                        e->rows[o] = t;
-                        e->row_group[o] = SBTI_GROUP_DET;
-                        e->row_seed[o++] = 0;
+                        sp->rows[o] = t;
+                        sp->row_group[o] = SBTI_GROUP_DET;
+                        sp->row_seed[o++] = 0;
                     }
                     t++;
                 }
@@ -627,27 +644,42 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
             }
         }
     }
-    sbti_lm_select sel = {.groups = e->groups, .n_groups = SBTI_N_GROUPS, .kmax = kmax,
-                          .group = e->row_group, .seed = e->row_seed, .ids = e->c_ids,
-                          .lp = e->c_lp, .key = e->c_key, .kept = e->c_kept,
-                          .extra_lp = e->c_extra};
+    sp->sel = (sbti_lm_select){.groups = sp->groups, .n_groups = SBTI_N_GROUPS, .kmax = kmax,
+                               .group = sp->row_group, .seed = sp->row_seed, .ids = sp->c_ids,
+                               .lp = sp->c_lp, .key = sp->c_key, .kept = sp->c_kept,
+                               .extra_lp = sp->c_extra};
     const double t1 = sbti_now();
-    st = e->lm->vt->forward(e->lm, e->ids, e->seq, n_tok, e->rows, n_out, &sel);
-    const double t2 = sbti_now();
+    st = e->lm->vt->submit(e->lm, lane, sp->ids, sp->seq, n_tok, sp->rows, n_out, &sp->sel);
     e->t_prepare += t1 - t0;
-    e->t_forward += t2 - t1;
+    e->t_forward += sbti_now() - t1;
     e->forward_calls++;
     e->forward_tokens += n_tok;
     if (st != SBT_OK)
         return st;
+    sp->queued = 1;
+    return SBT_OK;
+}
+
+sbt_status sbti_engine_collect(sbti_engine *e, int lane)
+{
+    sbti_step *sp = &e->steps[lane];
+    if (!sp->queued)
+        return SBT_OK;
+    sp->queued = 0;
+    const double t0 = sbti_now();
+    sbt_status st = e->lm->vt->collect(e->lm, lane);
+    const double t1 = sbti_now();
+    e->t_forward += t1 - t0;
+    if (st != SBT_OK)
+        return st;
     /* each job's choice */
-    for (int i = 0; i < n_jobs; i++) {
-        sbti_job *j = jobs[i];
+    for (int i = 0; i < sp->n_jobs; i++) {
+        sbti_job *j = sp->jobs[i];
         if (j->phase == SBTI_JOB_RUN) {
             if (j->n_rows == 0)
                 continue;
-            st = j->kind == SBTI_JOB_BEAM ? beam_step(e, j, j->out_base)
-                                          : indep_step(e, j, j->out_base);
+            st = j->kind == SBTI_JOB_BEAM ? beam_step(e, sp, j, j->out_base)
+                                          : indep_step(e, sp, j, j->out_base);
             if (st != SBT_OK)
                 return st;
         } else if (j->phase == SBTI_JOB_PAD) {
@@ -658,12 +690,18 @@ sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
                 pad_plan(e, y, j->L, &q0, &from);
                 (void)from;
                 for (int q = q0; q <= j->L - 1; q++, k++)
-                    y->pad_lp += e->c_extra[k];
+                    y->pad_lp += sp->c_extra[k];
                 sbti_slot_truncate(e, y->slot, y->len);
             }
             j->phase = SBTI_JOB_DONE;
         }
     }
-    e->t_choose += sbti_now() - t2;
+    e->t_choose += sbti_now() - t1;
     return SBT_OK;
+}
+
+sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs)
+{
+    sbt_status st = sbti_engine_submit(e, 0, jobs, n_jobs);
+    return st != SBT_OK ? st : sbti_engine_collect(e, 0);
 }

@@ -76,6 +76,27 @@ typedef struct sbti_job {
     int order;
 } sbti_job;
 
+/* What one step of a set of jobs sends and gets back: the rows' tokens and selections, and
+ * their candidates (kmax per output row). A lane of the engine keeps one, so that a step can be
+ * in flight (submitted, not yet collected) while the host prepares the other lane's. */
+typedef struct sbti_step {
+    sbti_job **jobs;       /* the jobs submitted (a copy of the caller's list) */
+    int n_jobs, cap_jobs;
+    int queued;            /* a forward is in flight: collect chooses */
+    sbti_select_args groups[SBTI_N_GROUPS]; /* the engine's, k set for this step */
+    int32_t *ids, *seq, *rows;
+    int cap_tok, cap_rows;
+    uint8_t *row_group;    /* [cap_rows] */
+    uint64_t *row_seed;    /* [cap_rows] */
+    int32_t *c_kept;       /* [cap_rows] */
+    float *c_extra;        /* [cap_rows] log p(EOS) */
+    int32_t *c_ids;        /* [cap_c] candidates: kmax per row */
+    float *c_lp, *c_key;   /* [cap_c] */
+    size_t cap_c;
+    int kmax;
+    sbti_lm_select sel;    /* the answer's destination, for the logits source */
+} sbti_step;
+
 typedef struct sbti_engine {
     sbti_lm *lm;
     int V, max_seqs, max_len;
@@ -89,17 +110,8 @@ typedef struct sbti_engine {
     int32_t *len, *kv_len; /* [max_seqs] */
     int32_t *free_slots;
     int n_free;
-    /* step scratch */
-    int32_t *ids, *seq, *rows;
-    int cap_tok, cap_rows;
-    uint8_t *row_group;    /* [cap_rows] */
-    uint64_t *row_seed;    /* [cap_rows] */
-    int32_t *c_kept;       /* [cap_rows] */
-    float *c_extra;        /* [cap_rows] log p(EOS) */
-    int32_t *c_ids;        /* [cap_c] candidates: kmax per row */
-    float *c_lp, *c_key;   /* [cap_c] */
-    size_t cap_c;
-    int kmax;
+    /* steps: one per lane (SBTI_LM_LANES) */
+    sbti_step steps[SBTI_LM_LANES];
     sbti_cand *cands;
     int cap_cands;
     /* stats */
@@ -137,5 +149,13 @@ void sbti_job_free(sbti_engine *e, sbti_job *job);
 
 /* One step of every job that is not DONE: one forward call, then each job's selection. */
 sbt_status sbti_engine_step(sbti_engine *e, sbti_job **jobs, int n_jobs);
+
+/* The same step in two halves, so that the host can work while the device runs: submit
+ * prepares the jobs' rows and queues their forward on lane `lane` (0 .. SBTI_LM_LANES-1, not
+ * in flight); collect waits for its answers and makes each job's choice. Between the two the
+ * caller may submit on the other lane and work on jobs of it, never on the submitted jobs.
+ * Jobs of different lanes hold different slots. */
+sbt_status sbti_engine_submit(sbti_engine *e, int lane, sbti_job **jobs, int n_jobs);
+sbt_status sbti_engine_collect(sbti_engine *e, int lane);
 
 #endif /* SBTI_DECODE_ENGINE_H */

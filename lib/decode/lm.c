@@ -19,92 +19,138 @@ static void pack_seed(int32_t *dst, uint64_t seed)
 
 /* ---- the model through its KV cache ---------------------------------------------------- */
 
+/* What a lane keeps between its submit and its collect: where the answers land (host memory
+ * the backend downloads into without waiting), how to put them back in the caller's order,
+ * and the fence after the downloads. */
+typedef struct kv_lane {
+    int cap_rows;
+    size_t cap_c;
+    int32_t *perm;          /* [cap_rows] caller's row of each group-ordered row */
+    int32_t *hi;            /* host_alloc [cap_c + cap_rows]: ids of every group's block, kept */
+    float *hf;              /* host_alloc [2 * cap_c + cap_rows]: lp, key, then extra_lp */
+    void *fence;
+    int in_flight;
+    int n_out;
+    size_t n_c;
+    int count[256];         /* rows per group */
+    sbti_lm_select *sel;
+} kv_lane;
+
 typedef struct lm_kv {
     sbti_lm base;
     sbti_kv_cache *kv;
     sbti_backend *be;
-    /* per-call scratch: output rows ordered by group, and the backend's answers */
+    /* per-submit scratch, shared by the lanes (the device's is used in queue order) */
     int cap_rows, cap_c;
-    int32_t *perm, *prow;  /* [cap_rows] */
+    int32_t *prow;         /* [cap_rows] */
     int32_t *seeds;        /* [2 * cap_rows] */
-    int32_t *hi;           /* [cap_c + cap_rows]: ids of every group's block, then kept */
-    float *hf;             /* [2 * cap_c + cap_rows]: lp, key, then extra_lp */
     int32_t *d_seeds, *d_i;
     float *d_f;
+    kv_lane lanes[SBTI_LM_LANES];
 } lm_kv;
 
 static void kv_scratch_free(lm_kv *lm)
 {
-    free(lm->perm);
     free(lm->prow);
     free(lm->seeds);
-    free(lm->hi);
-    free(lm->hf);
     lm->be->ops->free(lm->be, lm->d_seeds);
     lm->be->ops->free(lm->be, lm->d_i);
     lm->be->ops->free(lm->be, lm->d_f);
-    lm->perm = lm->prow = lm->seeds = lm->hi = lm->d_seeds = lm->d_i = NULL;
-    lm->hf = lm->d_f = NULL;
+    lm->prow = lm->seeds = lm->d_seeds = lm->d_i = NULL;
+    lm->d_f = NULL;
     lm->cap_rows = lm->cap_c = 0;
 }
 
-/* Room for n_out rows whose candidate blocks hold n_c entries in all. */
-static sbt_status kv_scratch(lm_kv *lm, int n_out, size_t n_c)
+static void lane_free(sbti_backend *be, kv_lane *L)
 {
-    if (n_out <= lm->cap_rows && n_c <= (size_t)lm->cap_c)
-        return SBT_OK;
-    size_t rows = (size_t)(n_out > 2 * lm->cap_rows ? n_out : 2 * lm->cap_rows);
-    size_t c = n_c > 2 * (size_t)lm->cap_c ? n_c : 2 * (size_t)lm->cap_c;
-    if (c > INT32_MAX / 4)
-        return sbti_fail(SBT_E_INVALID_ARGUMENT, "decoder: %zu candidates in one step", c);
-    kv_scratch_free(lm);
+    free(L->perm);
+    be->ops->host_free(be, L->hi);
+    be->ops->host_free(be, L->hf);
+    L->perm = NULL;
+    L->hi = NULL;
+    L->hf = NULL;
+    L->cap_rows = 0;
+    L->cap_c = 0;
+}
+
+/* n grown to at least want, doubling. */
+static size_t grown(size_t have, size_t want)
+{
+    return want > 2 * have ? want : 2 * have;
+}
+
+/* Room for n_out rows whose candidate blocks hold n_c entries in all: the shared scratch (the
+ * device's freed only when the device is done with it: free waits) and the lane's answers. */
+static sbt_status kv_scratch(lm_kv *lm, kv_lane *L, int n_out, size_t n_c)
+{
     sbti_backend *be = lm->be;
-    lm->perm = malloc(sizeof(int32_t) * rows);
-    lm->prow = malloc(sizeof(int32_t) * rows);
-    lm->seeds = malloc(sizeof(int32_t) * 2 * rows);
-    lm->hi = malloc(sizeof(int32_t) * (c + rows));
-    lm->hf = malloc(sizeof(float) * (2 * c + rows));
-    if (!lm->perm || !lm->prow || !lm->seeds || !lm->hi || !lm->hf) {
+    if (n_c > INT32_MAX / 4)
+        return sbti_fail(SBT_E_INVALID_ARGUMENT, "decoder: %zu candidates in one step", n_c);
+    if (n_out > lm->cap_rows || n_c > (size_t)lm->cap_c) {
+        size_t rows = grown((size_t)lm->cap_rows, (size_t)n_out);
+        size_t c = grown((size_t)lm->cap_c, n_c);
+        if (c > INT32_MAX / 4)
+            c = n_c;
         kv_scratch_free(lm);
-        return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+        lm->prow = malloc(sizeof(int32_t) * rows);
+        lm->seeds = malloc(sizeof(int32_t) * 2 * rows);
+        sbt_status st = lm->prow && lm->seeds
+                            ? SBT_OK
+                            : sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory");
+        if (st == SBT_OK)
+            st = be->ops->alloc(be, (void **)&lm->d_seeds, SBTI_MEM_I32, 2 * rows);
+        if (st == SBT_OK)
+            st = be->ops->alloc(be, (void **)&lm->d_i, SBTI_MEM_I32, c + rows);
+        if (st == SBT_OK)
+            st = be->ops->alloc(be, (void **)&lm->d_f, SBTI_MEM_F32, 2 * c + rows);
+        if (st != SBT_OK) {
+            kv_scratch_free(lm);
+            return st;
+        }
+        lm->cap_rows = (int)rows;
+        lm->cap_c = (int)c;
     }
-    sbt_status st = be->ops->alloc(be, (void **)&lm->d_seeds, SBTI_MEM_I32, 2 * rows);
-    if (st == SBT_OK)
-        st = be->ops->alloc(be, (void **)&lm->d_i, SBTI_MEM_I32, c + rows);
-    if (st == SBT_OK)
-        st = be->ops->alloc(be, (void **)&lm->d_f, SBTI_MEM_F32, 2 * c + rows);
-    if (st != SBT_OK) {
-        kv_scratch_free(lm);
-        return st;
+    if (n_out > L->cap_rows || n_c > L->cap_c) {
+        size_t rows = grown((size_t)L->cap_rows, (size_t)n_out), c = grown(L->cap_c, n_c);
+        lane_free(be, L);
+        L->perm = malloc(sizeof(int32_t) * rows);
+        L->hi = be->ops->host_alloc(be, sizeof(int32_t) * (c + rows));
+        L->hf = be->ops->host_alloc(be, sizeof(float) * (2 * c + rows));
+        if (!L->perm || !L->hi || !L->hf) {
+            lane_free(be, L);
+            return sbti_fail(SBT_E_OUT_OF_MEMORY, "decoder: out of memory (%zu candidates)", c);
+        }
+        L->cap_rows = (int)rows;
+        L->cap_c = c;
     }
-    lm->cap_rows = (int)rows;
-    lm->cap_c = (int)c;
     return SBT_OK;
 }
 
 /* The forward leaves the logits on the backend; each group's rows (made contiguous by
- * ordering the output rows by group) go through select there, and two downloads bring back
- * every row's candidates. */
-static sbt_status kv_forward(sbti_lm *base, const int32_t *ids, const int32_t *seq, int n,
-                             const int32_t *out_rows, int n_out, sbti_lm_select *sel)
+ * ordering the output rows by group) go through select there, and two downloads that do not
+ * wait bring back every row's candidates into the lane; a fence marks their end. */
+static sbt_status kv_submit(sbti_lm *base, int lane, const int32_t *ids, const int32_t *seq,
+                            int n, const int32_t *out_rows, int n_out, sbti_lm_select *sel)
 {
     lm_kv *lm = (lm_kv *)base;
     sbti_backend *be = lm->be;
-    int count[256] = {0}, first[256];
+    kv_lane *L = &lm->lanes[lane];
+    int first[256];
     size_t n_c = 0;
+    memset(L->count, 0, sizeof L->count);
     for (int r = 0; r < n_out; r++)
-        count[sel->group[r]]++;
+        L->count[sel->group[r]]++;
     for (int g = 0; g < sel->n_groups; g++)
-        n_c += (size_t)count[g] * (size_t)sel->groups[g].k;
-    sbt_status st = kv_scratch(lm, n_out, n_c);
+        n_c += (size_t)L->count[g] * (size_t)sel->groups[g].k;
+    sbt_status st = kv_scratch(lm, L, n_out, n_c);
     if (st != SBT_OK)
         return st;
     first[0] = 0;
     for (int g = 1; g < sel->n_groups; g++)
-        first[g] = first[g - 1] + count[g - 1];
+        first[g] = first[g - 1] + L->count[g - 1];
     for (int r = 0; r < n_out; r++) {
         int k = first[sel->group[r]]++;
-        lm->perm[k] = r;
+        L->perm[k] = r;
         lm->prow[k] = out_rows[r];
         pack_seed(lm->seeds + 2 * k, sel->seed[r]);
     }
@@ -120,36 +166,58 @@ static sbt_status kv_forward(sbti_lm *base, const int32_t *ids, const int32_t *s
     const int V = base->n_vocab;
     size_t row = 0, c = 0;
     for (int g = 0; g < sel->n_groups; g++) {
-        if (count[g] == 0)
+        if (L->count[g] == 0)
             continue;
         const sbti_select_args *a = &sel->groups[g];
         be->ops->select(be, lm->d_i + c, lm->d_f + c, lm->d_f + n_c + c, lm->d_i + n_c + row,
                         lm->d_f + 2 * n_c + row, sbti_at(be, logits, SBTI_MEM_ACT, row * V),
-                        a->sample ? lm->d_seeds + 2 * row : NULL, count[g], V, a);
-        row += (size_t)count[g];
-        c += (size_t)count[g] * (size_t)a->k;
+                        a->sample ? lm->d_seeds + 2 * row : NULL, L->count[g], V, a);
+        row += (size_t)L->count[g];
+        c += (size_t)L->count[g] * (size_t)a->k;
     }
-    const double t1 = sbti_now();
-    base->t_queue += t1 - t0;
-    st = be->ops->download(be, lm->hi, lm->d_i, SBTI_MEM_I32, 0, n_c + (size_t)n_out);
+    st = be->ops->download_async(be, L->hi, lm->d_i, SBTI_MEM_I32, 0, n_c + (size_t)n_out);
     if (st == SBT_OK)
-        st = be->ops->download(be, lm->hf, lm->d_f, SBTI_MEM_F32, 0, 2 * n_c + (size_t)n_out);
-    base->t_wait += sbti_now() - t1;
+        st = be->ops->download_async(be, L->hf, lm->d_f, SBTI_MEM_F32, 0,
+                                     2 * n_c + (size_t)n_out);
+    if (st == SBT_OK)
+        st = be->ops->fence_record(be, &L->fence);
+    base->t_queue += sbti_now() - t0;
     if (st != SBT_OK)
         return st;
-    /* back to the caller's row order, blocks of kmax */
-    row = c = 0;
+    L->in_flight = 1;
+    L->n_out = n_out;
+    L->n_c = n_c;
+    L->sel = sel;
+    return SBT_OK;
+}
+
+/* Waits for the lane's answers and puts them in the caller's row order, blocks of kmax. */
+static sbt_status kv_collect(sbti_lm *base, int lane)
+{
+    lm_kv *lm = (lm_kv *)base;
+    kv_lane *L = &lm->lanes[lane];
+    if (!L->in_flight)
+        return SBT_OK;
+    L->in_flight = 0;
+    const double t0 = sbti_now();
+    sbt_status st = lm->be->ops->fence_wait(lm->be, L->fence);
+    base->t_wait += sbti_now() - t0;
+    if (st != SBT_OK)
+        return st;
+    sbti_lm_select *sel = L->sel;
+    const size_t n_c = L->n_c;
+    size_t row = 0, c = 0;
     for (int g = 0; g < sel->n_groups; g++) {
         const int k = sel->groups[g].k;
-        for (int i = 0; i < count[g]; i++, row++, c += (size_t)k) {
-            const size_t o = (size_t)lm->perm[row] * sel->kmax;
+        for (int i = 0; i < L->count[g]; i++, row++, c += (size_t)k) {
+            const size_t o = (size_t)L->perm[row] * sel->kmax;
             for (int j = 0; j < sel->kmax; j++) {
-                sel->ids[o + j] = j < k ? lm->hi[c + j] : -1;
-                sel->lp[o + j] = j < k ? lm->hf[c + j] : -INFINITY;
-                sel->key[o + j] = j < k ? lm->hf[n_c + c + j] : -INFINITY;
+                sel->ids[o + j] = j < k ? L->hi[c + j] : -1;
+                sel->lp[o + j] = j < k ? L->hf[c + j] : -INFINITY;
+                sel->key[o + j] = j < k ? L->hf[n_c + c + j] : -INFINITY;
             }
-            sel->kept[lm->perm[row]] = lm->hi[n_c + row];
-            sel->extra_lp[lm->perm[row]] = lm->hf[2 * n_c + row];
+            sel->kept[L->perm[row]] = L->hi[n_c + row];
+            sel->extra_lp[L->perm[row]] = L->hf[2 * n_c + row];
         }
     }
     return SBT_OK;
@@ -168,12 +236,17 @@ static void kv_truncate(sbti_lm *lm, int seq, int len)
 static void kv_destroy(sbti_lm *base)
 {
     lm_kv *lm = (lm_kv *)base;
+    (void)lm->be->ops->sync(lm->be); /* nothing may still be downloading into a lane */
+    for (int i = 0; i < SBTI_LM_LANES; i++) {
+        lane_free(lm->be, &lm->lanes[i]);
+        lm->be->ops->fence_free(lm->be, lm->lanes[i].fence);
+    }
     kv_scratch_free(lm);
     sbti_kv_free(lm->kv);
     free(lm);
 }
 
-static const sbti_lm_vt kv_vt = {kv_forward, kv_fork, kv_truncate, kv_destroy};
+static const sbti_lm_vt kv_vt = {kv_submit, kv_collect, kv_fork, kv_truncate, kv_destroy};
 
 sbt_status sbti_lm_kv_create(sbti_lm **out, sbt_model *m, int max_seqs, int max_len,
                              int page_size, int64_t n_pages)
@@ -192,6 +265,7 @@ sbt_status sbti_lm_kv_create(sbti_lm **out, sbt_model *m, int max_seqs, int max_
     }
     lm->be = m->be;
     lm->base.vt = &kv_vt;
+    lm->base.overlaps = m->be->asynchronous;
     lm->base.n_vocab = m->V;
     lm->base.max_seqs = max_seqs;
     lm->base.max_len = max_len;
@@ -243,9 +317,11 @@ static sbt_status select_rows(const float *logits, int n_out, int V, sbti_lm_sel
     return SBT_OK;
 }
 
-static sbt_status fn_forward(sbti_lm *base, const int32_t *ids, const int32_t *seq, int n,
-                             const int32_t *out_rows, int n_out, sbti_lm_select *sel)
+/* The caller's function computes at once: submit answers, collect has nothing to wait for. */
+static sbt_status fn_submit(sbti_lm *base, int lane, const int32_t *ids, const int32_t *seq,
+                            int n, const int32_t *out_rows, int n_out, sbti_lm_select *sel)
 {
+    (void)lane;
     lm_fn *lm = (lm_fn *)base;
     if (n_out > lm->cap_out) {
         float *l = realloc(lm->logits, sizeof *l * (size_t)n_out * (size_t)base->n_vocab);
@@ -299,6 +375,13 @@ static sbt_status fn_forward(sbti_lm *base, const int32_t *ids, const int32_t *s
     return select_rows(logits, n_out, base->n_vocab, sel, lm->seeds);
 }
 
+static sbt_status fn_collect(sbti_lm *base, int lane)
+{
+    (void)base;
+    (void)lane;
+    return SBT_OK;
+}
+
 static void fn_fork(sbti_lm *base, int dst, int src)
 {
     lm_fn *lm = (lm_fn *)base;
@@ -331,7 +414,7 @@ static void fn_destroy(sbti_lm *base)
     free(lm);
 }
 
-static const sbti_lm_vt fn_vt = {fn_forward, fn_fork, fn_truncate, fn_destroy};
+static const sbti_lm_vt fn_vt = {fn_submit, fn_collect, fn_fork, fn_truncate, fn_destroy};
 
 sbt_status sbti_lm_fn_create(sbti_lm **out, const sbt_lm_callbacks *cb, int max_seqs,
                              int max_len)

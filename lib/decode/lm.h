@@ -1,9 +1,11 @@
 /* lm.h — internal: the "next-token candidates source" the decoding engine runs on.
  *
- * Sequences are slots 0..max_seqs-1, each a token history. forward appends tokens (of many
- * slots in one call) and, for chosen rows, returns what backend.h's select makes of their
- * next-token logits: a few candidates per row (so a GPU never sends V logits per row to the
- * host); fork makes one slot a copy of another; truncate shortens a slot (a rollback). Two
+ * Sequences are slots 0..max_seqs-1, each a token history. A forward (submit, then collect)
+ * appends tokens (of many slots in one call) and, for chosen rows, returns what backend.h's
+ * select makes of their next-token logits: a few candidates per row (so a GPU never sends V
+ * logits per row to the host). Two forwards can be in flight, one per lane, so that the host
+ * prepares one while the device runs the other. fork makes one slot a copy of another;
+ * truncate shortens a slot (a rollback). Two
  * sources: the model's paged KV cache (sbti_lm_kv_create: fork shares pages, truncate gives them
  * back, nothing is recomputed; selection runs on the model's backend) and a caller's function
  * of whole histories (sbti_lm_fn_create: what the public sbt_decoder_create_custom wraps, and
@@ -36,9 +38,16 @@ typedef struct sbti_lm_select {
     float *extra_lp;       /* [n_out] */
 } sbti_lm_select;
 
+/* Forwards in flight at once: one per lane. */
+#define SBTI_LM_LANES 2
+
 typedef struct sbti_lm_vt {
-    sbt_status (*forward)(sbti_lm *lm, const int32_t *ids, const int32_t *seq, int n,
-                          const int32_t *out_rows, int n_out, sbti_lm_select *sel);
+    /* Appends the tokens and queues the forward of lane `lane` (not in flight); its answers
+     * reach *sel (which must stay valid) by the lane's collect. A source that computes at once
+     * (the caller's function) answers here already. */
+    sbt_status (*submit)(sbti_lm *lm, int lane, const int32_t *ids, const int32_t *seq, int n,
+                         const int32_t *out_rows, int n_out, sbti_lm_select *sel);
+    sbt_status (*collect)(sbti_lm *lm, int lane);
     void (*fork)(sbti_lm *lm, int dst, int src);
     void (*truncate)(sbti_lm *lm, int seq, int len);
     void (*destroy)(sbti_lm *lm);
@@ -47,8 +56,9 @@ typedef struct sbti_lm_vt {
 struct sbti_lm {
     const sbti_lm_vt *vt;
     int n_vocab, max_seqs, max_len;
-    /* seconds spent in forward: queuing the work, then waiting for its answers (the model's
-     * source; SBT_DECODE_PROFILE prints them) */
+    int overlaps; /* its forward runs on a device beside the host: two lanes in flight pay */
+    /* seconds spent queuing the work (submit), then waiting for its answers (collect): the
+     * model's source; SBT_DECODE_PROFILE prints them */
     double t_queue, t_wait;
 };
 

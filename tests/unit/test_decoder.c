@@ -240,7 +240,9 @@ static sbt_status lm_logprobs(sbti_lm *lm, const int32_t *ids, const int32_t *se
     sbti_lm_select sel = {.groups = &all, .n_groups = 1, .kmax = V, .group = &group,
                           .seed = &seed, .ids = cid, .lp = clp, .key = ckey, .kept = &kept,
                           .extra_lp = &extra};
-    sbt_status st = lm->vt->forward(lm, ids, seq, n, &row, 1, &sel);
+    sbt_status st = lm->vt->submit(lm, 0, ids, seq, n, &row, 1, &sel);
+    if (st == SBT_OK)
+        st = lm->vt->collect(lm, 0);
     for (int c = 0; st == SBT_OK && c < V; c++) {
         ck_assert_int_ge(cid[c], 0);
         lp[cid[c]] = clp[c];
@@ -354,24 +356,32 @@ START_TEST(search_with_kv_cache_equals_recompute)
     o.batch = 3;
     const char *p[4] = {PROMPT, "###Question: numbers [2, 2]->target 4\n###Response:\n", PROMPT,
                         "###Question: numbers [9, 1]->target 10\n###Response:\n"};
-    sbt_decode_results *res[2];
-    for (int rc = 0; rc < 2; rc++) {
+    /* cached, one batch in flight; recomputed; cached with two batches in flight (the problems
+     * split 2 + 1 between them, so other problems share each step) */
+    sbt_decode_results *res[3];
+    for (int rc = 0; rc < 3; rc++) {
         sbt_decoder *d = NULL;
         ck_assert_int_eq(sbt_decoder_create(&d, m, tok, &o), SBT_OK);
-        sbti_decoder_set_recompute(d, rc);
+        sbti_decoder_set_recompute(d, rc == 1);
+        sbti_decoder_set_lanes(d, rc == 2 ? 2 : 1);
         ck_assert_msg(sbt_decoder_run(d, p, 4, &res[rc]) == SBT_OK, "%s", sbt_last_error());
         sbt_decoder_free(d);
     }
     int bts = 0;
     for (int i = 0; i < 4; i++) {
-        sbt_decode_result a, b;
-        a.size = b.size = sizeof a;
+        sbt_decode_result a, b, c;
+        a.size = b.size = c.size = sizeof a;
         ck_assert_int_eq(sbt_decode_results_get(res[0], i, &a), SBT_OK);
         ck_assert_int_eq(sbt_decode_results_get(res[1], i, &b), SBT_OK);
+        ck_assert_int_eq(sbt_decode_results_get(res[2], i, &c), SBT_OK);
         ck_assert_str_eq(a.text, b.text);
         ck_assert_int_eq(a.n_expansions, b.n_expansions);
         ck_assert_int_eq(a.generated_tokens, b.generated_tokens);
         ck_assert(isnan(a.score) ? isnan(b.score) : fabs(a.score - b.score) < 1e-4);
+        ck_assert_str_eq(a.text, c.text); /* rows are computed alike whoever shares the step */
+        ck_assert_int_eq(a.n_expansions, c.n_expansions);
+        ck_assert_int_eq(a.generated_tokens, c.generated_tokens);
+        ck_assert(isnan(a.score) ? isnan(c.score) : a.score == c.score);
         bts += a.n_backtracks;
         if (getenv("SBT_TEST_VERBOSE"))
             printf("%d: %s (exp %d)\n", i, a.text, a.n_expansions);
@@ -383,8 +393,8 @@ START_TEST(search_with_kv_cache_equals_recompute)
     sbt_decode_results_stats(res[1], &s1);
     ck_assert_msg(s0.forward_tokens * 3 < s1.forward_tokens, "cached %lld vs recomputed %lld",
                   (long long)s0.forward_tokens, (long long)s1.forward_tokens);
-    sbt_decode_results_free(res[0]);
-    sbt_decode_results_free(res[1]);
+    for (int rc = 0; rc < 3; rc++)
+        sbt_decode_results_free(res[rc]);
     sbt_model_free(m);
     free(B);
 }

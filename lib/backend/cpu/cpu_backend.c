@@ -105,6 +105,48 @@ static void cpu_copy(sbti_backend *be, void *dst, const void *src, sbti_mem kind
 /* Operations run to completion before they return: nothing is ever queued. */
 static sbt_status cpu_sync(sbti_backend *be) { return be->error; }
 
+/* Overlap: every operation is done when it returns, so a download needs no wait and a fence
+ * marks nothing (it is a non-NULL token). */
+static void *cpu_host_alloc(sbti_backend *be, size_t bytes)
+{
+    (void)be;
+    return malloc(bytes ? bytes : 1);
+}
+
+static void cpu_host_free(sbti_backend *be, void *p)
+{
+    (void)be;
+    free(p);
+}
+
+static sbt_status cpu_download_async(sbti_backend *be, void *dst, const void *src, sbti_mem kind,
+                                     size_t off, size_t n)
+{
+    if (kind != SBTI_MEM_I32 && kind != SBTI_MEM_F32)
+        return sbti_fail(SBT_E_INVALID_ARGUMENT,
+                         "cpu download_async: memory kind %d (I32 or F32 only)", (int)kind);
+    return cpu_download(be, dst, src, kind, off, n);
+}
+
+static sbt_status cpu_fence_record(sbti_backend *be, void **fence)
+{
+    static char token;
+    *fence = &token;
+    return be->error;
+}
+
+static sbt_status cpu_fence_wait(sbti_backend *be, void *fence)
+{
+    (void)fence;
+    return sbti_backend_check(be);
+}
+
+static void cpu_fence_free(sbti_backend *be, void *fence)
+{
+    (void)be;
+    (void)fence;
+}
+
 static const sbti_backend_ops cpu_ops = {
     .destroy = cpu_destroy,
     .alloc = cpu_alloc,
@@ -133,6 +175,12 @@ static const sbti_backend_ops cpu_ops = {
     .select = sbti_cpu_select,
     .sumsq = sbti_cpu_sumsq,
     .adamw = sbti_cpu_adamw,
+    .host_alloc = cpu_host_alloc,
+    .host_free = cpu_host_free,
+    .download_async = cpu_download_async,
+    .fence_record = cpu_fence_record,
+    .fence_wait = cpu_fence_wait,
+    .fence_free = cpu_fence_free,
 };
 
 sbt_status sbti_backend_cpu_create(sbti_backend **out, int num_threads)

@@ -12,15 +12,19 @@ extern "C" {
 #include "core/error.h"
 }
 
-#define STAGE_BYTES ((size_t)4 << 20) /* each of the two pinned staging halves */
+#define STAGE_BYTES ((size_t)2 << 20) /* each pinned staging slot */
+#define STAGE_SLOTS 8                 /* a ring: an upload waits only for the copy out of the
+                                       * slot it takes, queued STAGE_SLOTS chunks before, so a
+                                       * few small uploads can go behind a forward in flight */
 
 static const char *const kind_names[SBTI_MEM_COUNT] = {"PARAM", "GRAD", "ACT", "F32", "I32"};
 
 /* The backend's private part beyond sbti_cuda_backend: staging for uploads. */
 typedef struct cuda_full {
     sbti_cuda_backend cb;
-    void *stage[2];        /* pinned host, STAGE_BYTES each */
-    cudaEvent_t staged[2]; /* recorded after the copy out of stage[i] was queued */
+    void *stage[STAGE_SLOTS];        /* pinned host, STAGE_BYTES each */
+    cudaEvent_t staged[STAGE_SLOTS]; /* recorded after the copy out of stage[i] was queued */
+    int next_stage;                  /* the slot the next chunk takes */
 } cuda_full;
 
 int sbti_cuda_ok(sbti_backend *be, cudaError_t e, const char *what)
@@ -98,7 +102,7 @@ static void cuda_destroy(sbti_backend *be)
         (void)cudaFree(cb->scratch);
     if (cb->host_double)
         (void)cudaFreeHost(cb->host_double);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < STAGE_SLOTS; i++) {
         if (f->staged[i])
             (void)cudaEventDestroy(f->staged[i]);
         if (f->stage[i])
@@ -191,9 +195,11 @@ static sbt_status cuda_upload(sbti_backend *be, void *dst, sbti_mem kind, size_t
     if (!direct && !(dev_raw = sbti_cuda_scratch(be, STAGE_BYTES, "upload")))
         return be->error;
     size_t chunk = STAGE_BYTES / ses;
-    for (size_t i = 0, k = 0; i < n; i += chunk, k ^= 1) {
+    for (size_t i = 0; i < n; i += chunk) {
         size_t m = n - i < chunk ? n - i : chunk;
-        /* The previous copy out of this half must be done before it is overwritten. */
+        int k = f->next_stage;
+        f->next_stage = (k + 1) % STAGE_SLOTS;
+        /* The previous copy out of this slot must be done before it is overwritten. */
         if (!sbti_cuda_ok(be, cudaEventSynchronize(f->staged[k]), "upload: cudaEventSynchronize"))
             return be->error;
         memcpy(f->stage[k], s + i * ses, m * ses);
@@ -270,6 +276,79 @@ static sbt_status cuda_sync(sbti_backend *be)
     if (sbti_cuda_ok(be, cudaSetDevice(cb->device), "sync: cudaSetDevice"))
         sbti_cuda_ok(be, cudaStreamSynchronize(cb->stream), "sync: cudaStreamSynchronize");
     return be->error;
+}
+
+/* ---- overlap ----------------------------------------------------------------------------- */
+
+static void *cuda_host_alloc(sbti_backend *be, size_t bytes)
+{
+    void *p = NULL;
+    if (cudaSetDevice(sbti_cuda(be)->device) != cudaSuccess ||
+        cudaMallocHost(&p, bytes ? bytes : 1) != cudaSuccess) {
+        (void)cudaGetLastError(); /* not sticky: the caller reports the NULL */
+        return NULL;
+    }
+    return p;
+}
+
+static void cuda_host_free(sbti_backend *be, void *p)
+{
+    if (p)
+        sbti_cuda_ok(be, cudaFreeHost(p), "host_free: cudaFreeHost");
+}
+
+static sbt_status cuda_download_async(sbti_backend *be, void *dst, const void *src, sbti_mem kind,
+                                      size_t off, size_t n)
+{
+    if (kind != SBTI_MEM_I32 && kind != SBTI_MEM_F32)
+        return sbti_fail(SBT_E_INVALID_ARGUMENT,
+                         "cuda download_async: memory kind %s (I32 or F32 only)",
+                         (unsigned)kind < SBTI_MEM_COUNT ? kind_names[kind] : "unknown");
+    if (n > 0 && (!dst || !src))
+        return sbti_fail(SBT_E_INVALID_ARGUMENT, "cuda download_async: %s is NULL",
+                         dst ? "src" : "dst");
+    if (n == 0)
+        return SBT_OK;
+    if (!sbti_cuda_begin(be, "download_async"))
+        return earlier(be, "download_async");
+    sbti_cuda_ok(be, cudaMemcpyAsync(dst, sbti_at(be, src, kind, off), n * 4,
+                                     cudaMemcpyDeviceToHost, sbti_cuda(be)->stream),
+                 "download_async: cudaMemcpyAsync device to host");
+    return be->error == SBT_OK ? SBT_OK : earlier(be, "download_async");
+}
+
+/* A fence is a CUDA event (timing off), made on first use. */
+static sbt_status cuda_fence_record(sbti_backend *be, void **fence)
+{
+    if (!sbti_cuda_begin(be, "fence_record"))
+        return earlier(be, "fence_record");
+    cudaEvent_t ev = (cudaEvent_t)*fence;
+    if (!ev && !sbti_cuda_ok(be, cudaEventCreateWithFlags(&ev, cudaEventDisableTiming),
+                             "fence_record: cudaEventCreateWithFlags"))
+        return earlier(be, "fence_record");
+    *fence = (void *)ev;
+    if (!sbti_cuda_ok(be, cudaEventRecord(ev, sbti_cuda(be)->stream),
+                      "fence_record: cudaEventRecord"))
+        return earlier(be, "fence_record");
+    return SBT_OK;
+}
+
+static sbt_status cuda_fence_wait(sbti_backend *be, void *fence)
+{
+    if (!fence)
+        return sbti_fail(SBT_E_INVALID_ARGUMENT, "cuda fence_wait: fence is NULL");
+    if (sbti_cuda_begin(be, "fence_wait"))
+        sbti_cuda_ok(be, cudaEventSynchronize((cudaEvent_t)fence),
+                     "fence_wait: cudaEventSynchronize");
+    return be->error == SBT_OK ? SBT_OK : earlier(be, "fence_wait");
+}
+
+static void cuda_fence_free(sbti_backend *be, void *fence)
+{
+    if (!fence)
+        return;
+    (void)cudaSetDevice(sbti_cuda(be)->device);
+    sbti_cuda_ok(be, cudaEventDestroy((cudaEvent_t)fence), "fence_free: cudaEventDestroy");
 }
 
 /* ---- graphs ------------------------------------------------------------------------------ */
@@ -385,6 +464,12 @@ static const sbti_backend_ops cuda_ops = {
     cuda_graph_end,
     cuda_graph_launch,
     cuda_graph_free,
+    cuda_host_alloc,
+    cuda_host_free,
+    cuda_download_async,
+    cuda_fence_record,
+    cuda_fence_wait,
+    cuda_fence_free,
 };
 
 /* ---- creation ---------------------------------------------------------------------------- */
@@ -451,6 +536,7 @@ extern "C" sbt_status sbti_backend_cuda_create(sbti_backend **out, int device)
     be->elem_size[SBTI_MEM_F32] = sizeof(float);
     be->elem_size[SBTI_MEM_I32] = sizeof(int32_t);
     be->master_weights = 1;
+    be->asynchronous = 1;
     be->error = SBT_OK;
     cb->device = device;
     cb->num_sms = prop.multiProcessorCount;
@@ -480,9 +566,9 @@ extern "C" sbt_status sbti_backend_cuda_create(sbti_backend **out, int device)
     }
     if ((e = cudaMallocHost((void **)&cb->host_double, sizeof(double))) != cudaSuccess)
         return create_fail(f, SBT_E_OUT_OF_MEMORY, "cudaMallocHost (8 bytes)", e);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < STAGE_SLOTS; i++) {
         if ((e = cudaMallocHost(&f->stage[i], STAGE_BYTES)) != cudaSuccess)
-            return create_fail(f, SBT_E_OUT_OF_MEMORY, "cudaMallocHost (staging, 4 MiB)", e);
+            return create_fail(f, SBT_E_OUT_OF_MEMORY, "cudaMallocHost (staging, 2 MiB)", e);
         if ((e = cudaEventCreateWithFlags(&f->staged[i], cudaEventDisableTiming)) != cudaSuccess)
             return create_fail(f, SBT_E_BACKEND, "cudaEventCreateWithFlags", e);
     }
