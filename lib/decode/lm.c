@@ -39,6 +39,7 @@ typedef struct kv_lane {
 typedef struct lm_kv {
     sbti_lm base;
     sbti_kv_cache *kv;
+    sbt_model *m;
     sbti_backend *be;
     /* per-submit scratch, shared by the lanes (the device's is used in queue order) */
     int cap_rows, cap_c;
@@ -163,17 +164,18 @@ static sbt_status kv_submit(sbti_lm *base, int lane, const int32_t *ids, const i
                          (size_t)2 * n_out);
     if (st != SBT_OK)
         return st;
-    const int V = base->n_vocab;
+    const int V = base->n_vocab, ld = sbti_logits_ld(lm->m);
     size_t row = 0, c = 0;
     for (int g = 0; g < sel->n_groups; g++) {
         if (L->count[g] == 0)
             continue;
-        const sbti_select_args *a = &sel->groups[g];
+        sbti_select_args a = sel->groups[g];
+        a.row_stride = ld; /* the logits rows as the head wrote them, padded */
         be->ops->select(be, lm->d_i + c, lm->d_f + c, lm->d_f + n_c + c, lm->d_i + n_c + row,
-                        lm->d_f + 2 * n_c + row, sbti_at(be, logits, SBTI_MEM_ACT, row * V),
-                        a->sample ? lm->d_seeds + 2 * row : NULL, L->count[g], V, a);
+                        lm->d_f + 2 * n_c + row, sbti_at(be, logits, SBTI_MEM_ACT, row * ld),
+                        a.sample ? lm->d_seeds + 2 * row : NULL, L->count[g], V, &a);
         row += (size_t)L->count[g];
-        c += (size_t)L->count[g] * (size_t)a->k;
+        c += (size_t)L->count[g] * (size_t)a.k;
     }
     st = be->ops->download_async(be, L->hi, lm->d_i, SBTI_MEM_I32, 0, n_c + (size_t)n_out);
     if (st == SBT_OK)
@@ -263,6 +265,7 @@ sbt_status sbti_lm_kv_create(sbti_lm **out, sbt_model *m, int max_seqs, int max_
         free(lm);
         return st;
     }
+    lm->m = m;
     lm->be = m->be;
     lm->base.vt = &kv_vt;
     lm->base.overlaps = m->be->asynchronous;

@@ -56,7 +56,7 @@ struct sbti_kv_cache {
                         * (n_out) in one upload, one after the other */
     int32_t *h_i32;    /* [4 * cap + cap_out] their host image */
     void *x, *ln, *qkv, *att, *gu, *h; /* (cap, C|C|qkv|att|2I|I) ACT */
-    void *xr, *lnr, *logits;           /* (cap_out, C|C|V) ACT */
+    void *xr, *lnr, *logits;           /* (cap_out, C|C|ld) ACT, ld = sbti_logits_ld */
     /* graphs */
     sbti_kv_mode mode;
     int can_record;                    /* the backend has graph operations */
@@ -112,7 +112,7 @@ static sbt_status ensure_scratch(sbti_kv_cache *kv, int n, int n_out)
         {&kv->qkv, SBTI_MEM_ACT, N * m->qkv_dim}, {&kv->att, SBTI_MEM_ACT, N * m->att_dim},
         {&kv->gu, SBTI_MEM_ACT, N * 2 * m->I},    {&kv->h, SBTI_MEM_ACT, N * m->I},
         {&kv->xr, SBTI_MEM_ACT, R * m->C},        {&kv->lnr, SBTI_MEM_ACT, R * m->C},
-        {&kv->logits, SBTI_MEM_ACT, R * m->V},
+        {&kv->logits, SBTI_MEM_ACT, R * (size_t)sbti_logits_ld(m)},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         sbt_status st = be->ops->alloc(be, want[i].p, want[i].kind, want[i].n);
@@ -392,7 +392,10 @@ static void queue_forward(sbti_kv_cache *kv, int n, int n_out)
         return;
     op->gather_rows(be, kv->xr, kv->x, rows, n_out, C);
     op->rmsnorm_fwd(be, kv->lnr, NULL, kv->xr, W(m->off_norm), n_out, C, eps);
-    op->matmul_fwd(be, kv->logits, kv->lnr, W(m->off_lm_head), NULL, n_out, C, m->V);
+    /* over ld >= V head rows (the weights have room, sbti_model_alloc_weights): an aligned
+     * product, where V = 128,257 would make cuBLASLt take its slow align-1 kernels */
+    op->matmul_fwd(be, kv->logits, kv->lnr, W(m->off_lm_head), NULL, n_out, C,
+                   sbti_logits_ld(m));
 #undef W
 }
 
@@ -535,5 +538,15 @@ sbt_status sbti_kv_forward(sbti_kv_cache *kv, const int32_t *ids, const int32_t 
     if (st != SBT_OK || n_out == 0)
         return st;
     sbti_backend *be = kv->m->be;
-    return be->ops->download(be, logits, dev, SBTI_MEM_ACT, 0, (size_t)n_out * kv->m->V);
+    const size_t V = (size_t)kv->m->V, ld = (size_t)sbti_logits_ld(kv->m);
+    if (ld == V)
+        return be->ops->download(be, logits, dev, SBTI_MEM_ACT, 0, (size_t)n_out * V);
+    float *rows = malloc(sizeof *rows * ld * (size_t)n_out); /* padded rows, then packed */
+    if (!rows)
+        return sbti_fail(SBT_E_OUT_OF_MEMORY, "kv cache: out of memory (%d logits rows)", n_out);
+    st = be->ops->download(be, rows, dev, SBTI_MEM_ACT, 0, (size_t)n_out * ld);
+    for (int k = 0; st == SBT_OK && k < n_out; k++)
+        memcpy(logits + (size_t)k * V, rows + (size_t)k * ld, sizeof *rows * V);
+    free(rows);
+    return st;
 }

@@ -105,8 +105,17 @@ struct sbt_model {
 sbt_status sbti_model_layout(sbt_model *m);
 /* The tensor called name, or NULL. */
 const sbti_param *sbti_model_param(const sbt_model *m, const char *name);
-/* Allocates w (and master) for m->n_elems, uploads inv_freq. */
+/* Allocates w (and master) for m->n_elems, uploads inv_freq. w has room past its end for
+ * sbti_logits_ld(m) - V more LM-head rows (zero, or whatever tensor follows the head), so that
+ * the head can run as a product over a multiple of 8 rows (aligned for cuBLASLt). */
 sbt_status sbti_model_alloc_weights(sbt_model *m);
+
+/* The row length of logits the decoding forward writes: V rounded up to a multiple of 8 (the
+ * columns past V are not logits of anything; select reads V of each row). */
+static inline int sbti_logits_ld(const sbt_model *m)
+{
+    return (m->V + 7) / 8 * 8;
+}
 /* A model skeleton on be for a validated config (layout + buffers, weights zero). */
 sbt_status sbti_model_new(sbt_model **out, sbti_backend *be, const sbti_config *cfg);
 /* A model with fresh weights (init.c): as transformers initialises them, from seed. */
@@ -207,8 +216,8 @@ void sbti_kv_seq_truncate(sbti_kv_cache *kv, int seq, int len);
  * sequence would pass max_len. */
 sbt_status sbti_kv_forward(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
                            const int32_t *out_rows, int n_out, float *logits);
-/* The same, leaving the logits on the device: *logits = (n_out, V) ACT owned by the cache,
- * valid until its next forward. */
+/* The same, leaving the logits on the device: *logits = (n_out, sbti_logits_ld) ACT owned by
+ * the cache (row k's V logits, then padding), valid until its next forward. */
 sbt_status sbti_kv_forward_device(sbti_kv_cache *kv, const int32_t *ids, const int32_t *seq, int n,
                                   const int32_t *out_rows, int n_out, const void **logits);
 

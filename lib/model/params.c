@@ -103,7 +103,9 @@ const sbti_param *sbti_model_param(const sbt_model *m, const char *name)
 sbt_status sbti_model_alloc_weights(sbt_model *m)
 {
     sbti_backend *be = m->be;
-    sbt_status st = be->ops->alloc(be, &m->w, SBTI_MEM_PARAM, m->n_elems);
+    /* the head's rows V .. ld-1 read past it: past the end when it is the last tensor */
+    size_t slack = (size_t)(sbti_logits_ld(m) - m->V) * (size_t)m->C;
+    sbt_status st = be->ops->alloc(be, &m->w, SBTI_MEM_PARAM, m->n_elems + slack);
     if (st == SBT_OK && be->master_weights)
         st = be->ops->alloc(be, (void **)&m->master, SBTI_MEM_F32, m->n_elems);
     if (st == SBT_OK)
