@@ -184,6 +184,46 @@ __global__ void rmsnorm_fwd_kernel(bf16 *out, float *rstd, const bf16 *inp, cons
         o[c] = __float2bfloat16_rn(__bfloat162float(x[c]) * r * __bfloat162float(w[c]));
 }
 
+/* 8 bf16 as one 16-byte load or store. */
+union bf16x8 {
+    uint4 raw;
+    __nv_bfloat162 h[4];
+};
+
+/* The same with a thread per 8 columns (C % 8 == 0, C <= 8192, 16-byte aligned rows): one
+ * 16-byte load of the row, kept in registers for the second pass. */
+__global__ void rmsnorm_fwd_vec_kernel(bf16 *out, float *rstd, const bf16 *inp, const bf16 *w,
+                                       int C, float eps)
+{
+    __shared__ float red[32];
+    const size_t n = blockIdx.x;
+    const int c = threadIdx.x * 8;
+    float v[8], ss = 0.0f;
+    if (c < C) {
+        bf16x8 x;
+        x.raw = *(const uint4 *)(inp + n * C + c);
+        for (int k = 0; k < 4; k++) {
+            float2 f = __bfloat1622float2(x.h[k]);
+            v[2 * k] = f.x;
+            v[2 * k + 1] = f.y;
+            ss += f.x * f.x + f.y * f.y;
+        }
+    }
+    ss = block_sum(ss, red);
+    float r = 1.0f / sqrtf(ss / (float)C + eps);
+    if (rstd && threadIdx.x == 0)
+        rstd[n] = r;
+    if (c < C) {
+        bf16x8 g, o;
+        g.raw = *(const uint4 *)(w + c);
+        for (int k = 0; k < 4; k++) {
+            float2 f = __bfloat1622float2(g.h[k]);
+            o.h[k] = __floats2bfloat162_rn(v[2 * k] * r * f.x, v[2 * k + 1] * r * f.y);
+        }
+        *(uint4 *)(out + n * C + c) = o.raw;
+    }
+}
+
 /* Block b takes rows b, b + G, ...; its dw partial (row b of part) is owned by the thread of
  * each column, so no two threads touch one partial. */
 __global__ void rmsnorm_bwd_kernel(bf16 *dinp, float *part, const bf16 *dout, const bf16 *inp,
@@ -227,24 +267,27 @@ __global__ void sum_partials_kernel(float *dw, const float *part, int G, int C)
 
 /* ---- RoPE --------------------------------------------------------------------------------------- */
 
-/* dir = +1: rotate by the angle (forward); -1: by its negative (the gradient). */
-__global__ void rope_kernel(bf16 *qkv, const int32_t *pos, const float *inv_freq, int N, int nh,
-                            int nkv, int hd, float dir)
+/* dir = +1: rotate by the angle (forward); -1: by its negative (the gradient). A block per
+ * token: the hd/2 angles' cosines and sines once into shared memory, then every head's pairs. */
+__global__ void rope_kernel(bf16 *qkv, const int32_t *pos, const float *inv_freq, int nh, int nkv,
+                            int hd, float dir)
 {
-    int half = hd / 2, heads = nh + nkv;
-    size_t total = (size_t)N * heads * half;
-    size_t W = (size_t)(nh + 2 * nkv) * hd;
-    for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < total;
-         t += (size_t)gridDim.x * blockDim.x) {
-        int i = (int)(t % half);
-        size_t r = t / half;
-        int h = (int)(r % heads);
-        size_t n = r / heads;
-        float ang = (float)pos[n] * inv_freq[i];
+    extern __shared__ float cs[]; /* [half] cos, then [half] dir * sin */
+    const int half = hd / 2, pairs = (nh + nkv) * half;
+    const size_t n = blockIdx.x;
+    const float p = (float)pos[n];
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
         float s, c;
-        sincosf(ang, &s, &c);
-        s *= dir;
-        bf16 *x = qkv + n * W + (size_t)h * hd;
+        sincosf(p * inv_freq[i], &s, &c);
+        cs[i] = c;
+        cs[half + i] = s * dir;
+    }
+    __syncthreads();
+    bf16 *row = qkv + n * (size_t)(nh + 2 * nkv) * hd;
+    for (int t = threadIdx.x; t < pairs; t += blockDim.x) {
+        const int h = t / half, i = t - h * half;
+        bf16 *x = row + h * hd;
+        const float c = cs[i], s = cs[half + i];
         float x1 = __bfloat162float(x[i]), x2 = __bfloat162float(x[i + half]);
         x[i] = __float2bfloat16_rn(x1 * c - x2 * s);
         x[i + half] = __float2bfloat16_rn(x2 * c + x1 * s);
@@ -255,6 +298,31 @@ __global__ void rope_kernel(bf16 *qkv, const int32_t *pos, const float *inv_freq
 
 /* Rows along y, columns along x (no 64-bit division per element); with I even, two columns a
  * thread in 4-byte loads. */
+__device__ __forceinline__ float silu_times(float g, float u)
+{
+    return g / (1.0f + expf(-g)) * u;
+}
+
+/* I % 8 == 0 and 16-byte aligned rows: 8 columns a thread, in 16-byte loads and stores. */
+__global__ void swiglu_fwd_vec_kernel(bf16 *out, const bf16 *gu, int N, int I)
+{
+    const int cols = I / 8;
+    for (int n = blockIdx.y; n < N; n += gridDim.y) {
+        const uint4 *gr = (const uint4 *)(gu + (size_t)n * 2 * I), *ur = gr + cols;
+        uint4 *orow = (uint4 *)(out + (size_t)n * I);
+        for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < cols; i += gridDim.x * blockDim.x) {
+            bf16x8 g, u, o;
+            g.raw = gr[i];
+            u.raw = ur[i];
+            for (int k = 0; k < 4; k++) {
+                float2 a = __bfloat1622float2(g.h[k]), b = __bfloat1622float2(u.h[k]);
+                o.h[k] = __floats2bfloat162_rn(silu_times(a.x, b.x), silu_times(a.y, b.y));
+            }
+            orow[i] = o.raw;
+        }
+    }
+}
+
 template <bool PAIRS>
 __global__ void swiglu_fwd_kernel(bf16 *out, const bf16 *gu, int N, int I)
 {
@@ -267,11 +335,11 @@ __global__ void swiglu_fwd_kernel(bf16 *out, const bf16 *gu, int N, int I)
             if (PAIRS) {
                 const float2 g = __bfloat1622float2(*(const __nv_bfloat162 *)(gr + i));
                 const float2 u = __bfloat1622float2(*(const __nv_bfloat162 *)(gr + I + i));
-                *(__nv_bfloat162 *)(orow + i) = __floats2bfloat162_rn(
-                    g.x / (1.0f + expf(-g.x)) * u.x, g.y / (1.0f + expf(-g.y)) * u.y);
+                *(__nv_bfloat162 *)(orow + i) =
+                    __floats2bfloat162_rn(silu_times(g.x, u.x), silu_times(g.y, u.y));
             } else {
                 float g = __bfloat162float(gr[i]), u = __bfloat162float(gr[I + i]);
-                orow[i] = __float2bfloat16_rn(g / (1.0f + expf(-g)) * u);
+                orow[i] = __float2bfloat16_rn(silu_times(g, u));
             }
         }
     }
@@ -363,20 +431,29 @@ __global__ void cross_entropy_kernel(float *loss, bf16 *logits, const int32_t *t
 
 /* ---- KV cache, gather --------------------------------------------------------------------------- */
 
-__global__ void kv_store_kernel(bf16 *kc, bf16 *vc, const bf16 *qkv, const int32_t *slot, int N,
-                                int nh, int nkv, int hd)
+/* A block per token: its key and value rows to their cache slot, in 16-byte pieces where the
+ * rows allow (VEC: nkv*hd and nh*hd multiples of 8, aligned buffers). */
+template <bool VEC>
+__global__ void kv_store_kernel(bf16 *kc, bf16 *vc, const bf16 *qkv, const int32_t *slot, int nh,
+                                int nkv, int hd)
 {
-    size_t row = (size_t)nkv * hd, W = (size_t)(nh + 2 * nkv) * hd;
-    size_t total = (size_t)N * row;
-    for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < total;
-         t += (size_t)gridDim.x * blockDim.x) {
-        size_t n = t / row, e = t % row;
-        int s = slot[n];
-        if (s < 0)
-            continue;
-        const bf16 *src = qkv + n * W + (size_t)nh * hd;
-        kc[(size_t)s * row + e] = src[e];
-        vc[(size_t)s * row + e] = src[row + e];
+    const size_t n = blockIdx.x;
+    const int s = slot[n];
+    if (s < 0)
+        return;
+    const int row = nkv * hd;
+    const bf16 *src = qkv + n * (size_t)(nh + 2 * nkv) * hd + (size_t)nh * hd;
+    bf16 *kd = kc + (size_t)s * row, *vd = vc + (size_t)s * row;
+    if (VEC) {
+        for (int e = threadIdx.x; e < row / 8; e += blockDim.x) {
+            ((uint4 *)kd)[e] = ((const uint4 *)src)[e];
+            ((uint4 *)vd)[e] = ((const uint4 *)(src + row))[e];
+        }
+    } else {
+        for (int e = threadIdx.x; e < row; e += blockDim.x) {
+            kd[e] = src[e];
+            vd[e] = src[row + e];
+        }
     }
 }
 
@@ -448,6 +525,12 @@ unsigned row_threads(int C, unsigned cap)
     return t < 32 ? 32 : (t > cap ? cap : t);
 }
 
+/* The three buffers start on 16-byte boundaries (uint4 loads). */
+bool aligned16(const void *a, const void *b, const void *c)
+{
+    return (((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) & 15u) == 0;
+}
+
 } /* namespace */
 
 /* ---- entry points ----------------------------------------------------------------------------------- */
@@ -513,6 +596,12 @@ void sbti_cuda_rmsnorm_fwd(sbti_backend *be, void *out, float *rstd, const void 
 {
     if (N <= 0 || C <= 0 || !sbti_cuda_begin(be, "rmsnorm_fwd"))
         return;
+    if (C % 8 == 0 && C <= 8 * 1024 && aligned16(out, inp, w)) {
+        rmsnorm_fwd_vec_kernel<<<N, row_threads(C / 8, 1024), 0, STREAM>>>(
+            (bf16 *)out, rstd, (const bf16 *)inp, (const bf16 *)w, C, eps);
+        sbti_cuda_launched(be, "rmsnorm_fwd_vec_kernel");
+        return;
+    }
     rmsnorm_fwd_kernel<<<N, row_threads(C, 512), 0, STREAM>>>(
         (bf16 *)out, rstd, (const bf16 *)inp, (const bf16 *)w, C, eps);
     sbti_cuda_launched(be, "rmsnorm_fwd_kernel");
@@ -551,9 +640,9 @@ static void rope(sbti_backend *be, void *qkv, const int32_t *pos, const float *i
         sbti_backend_fail(be, SBT_E_INVALID_ARGUMENT, "cuda %s: head dim %d is odd", op, hd);
         return;
     }
-    size_t total = (size_t)N * (nh + nkv) * (hd / 2);
-    unsigned g = sbti_cuda_blocks(total, 256);
-    rope_kernel<<<g, 256, 0, STREAM>>>((bf16 *)qkv, pos, inv_freq, N, nh, nkv, hd, dir);
+    const int pairs = (nh + nkv) * (hd / 2);
+    rope_kernel<<<N, pairs < 256 ? row_threads(pairs, 256) : 256, sizeof(float) * hd, STREAM>>>(
+        (bf16 *)qkv, pos, inv_freq, nh, nkv, hd, dir);
     sbti_cuda_launched(be, "rope_kernel");
 }
 
@@ -574,11 +663,14 @@ void sbti_cuda_swiglu_fwd(sbti_backend *be, void *out, const void *gu, int N, in
     if (N <= 0 || I <= 0 || !sbti_cuda_begin(be, "swiglu_fwd"))
         return;
     /* pairs need 4-byte aligned rows: I even and the buffers (from alloc) aligned */
+    const bool vec = I % 8 == 0 && aligned16(out, gu, gu);
     const bool pairs = I % 2 == 0 && ((uintptr_t)out | (uintptr_t)gu) % 4 == 0;
-    const int cols = pairs ? I / 2 : I;
+    const int cols = vec ? I / 8 : pairs ? I / 2 : I;
     dim3 grid((unsigned)((cols + 255) / 256 < 32 ? (cols + 255) / 256 : 32),
               (unsigned)(N < 65535 ? N : 65535));
-    if (pairs)
+    if (vec)
+        swiglu_fwd_vec_kernel<<<grid, 256, 0, STREAM>>>((bf16 *)out, (const bf16 *)gu, N, I);
+    else if (pairs)
         swiglu_fwd_kernel<true><<<grid, 256, 0, STREAM>>>((bf16 *)out, (const bf16 *)gu, N, I);
     else
         swiglu_fwd_kernel<false><<<grid, 256, 0, STREAM>>>((bf16 *)out, (const bf16 *)gu, N, I);
@@ -610,8 +702,14 @@ void sbti_cuda_kv_store(sbti_backend *be, void *kcache, void *vcache, const void
 {
     if (N <= 0 || nkv <= 0 || hd <= 0 || !sbti_cuda_begin(be, "kv_store"))
         return;
-    kv_store_kernel<<<sbti_cuda_blocks((size_t)N * nkv * hd, 256), 256, 0, STREAM>>>(
-        (bf16 *)kcache, (bf16 *)vcache, (const bf16 *)qkv, slot, N, nh, nkv, hd);
+    const int row = nkv * hd;
+    unsigned threads = row_threads(row % 8 == 0 ? row / 8 : row, 256);
+    if (row % 8 == 0 && (nh * hd) % 8 == 0 && aligned16(kcache, vcache, qkv))
+        kv_store_kernel<true><<<N, threads, 0, STREAM>>>((bf16 *)kcache, (bf16 *)vcache,
+                                                         (const bf16 *)qkv, slot, nh, nkv, hd);
+    else
+        kv_store_kernel<false><<<N, threads, 0, STREAM>>>((bf16 *)kcache, (bf16 *)vcache,
+                                                          (const bf16 *)qkv, slot, nh, nkv, hd);
     sbti_cuda_launched(be, "kv_store_kernel");
 }
 
