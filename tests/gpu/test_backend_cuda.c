@@ -796,6 +796,65 @@ START_TEST(test_kv_paged)
         pfree(&qkv), pfree(&kc), pfree(&vc), pfree(&sl), pfree(&pg), pfree(&sq), pfree(&po),
             pfree(&out);
     }
+
+    /* The search's decode step (Llama-3.2-1B heads): P problems x B beams, one query token a row
+     * at its last position; a problem's beams share the pages of its first PROMPT positions (the
+     * same physical pages), then have 1 + b % GEN positions in pages of their own. The cache is
+     * filled directly. Also: the same output bits when run again. */
+    static const int dfull[][5] = {{64, 32, 24, 26, 1}, {8, 32, 24, 26, 16}, {4, 8, 100, 200, 1}};
+    static const int dsmall[][5] = {{4, 32, 24, 26, 1}, {2, 16, 24, 26, 16}, {1, 4, 60, 40, 1}};
+    const int(*dec)[5] = SHAPES(dfull, dsmall, count);
+    for (size_t s = 0; s < count; s++) {
+        const int P = dec[s][0], B = dec[s][1], prompt = dec[s][2], gen = dec[s][3], ps = dec[s][4];
+        const int nh = 32, nkv = 8, hd = 64, N = P * B, shared = prompt / ps;
+        const int max_pages = (prompt + gen + ps - 1) / ps, own = max_pages - shared;
+        const int npool = P * shared + N * own + 3;
+        char shape[64];
+        snprintf(shape, sizeof shape, "decode %dx%d rows L=%d..%d page=%d", P, B, prompt + 1,
+                 prompt + gen, ps);
+        int *perm = malloc((size_t)npool * sizeof *perm);
+        for (int i = 0; i < npool; i++)
+            perm[i] = i;
+        for (int i = npool - 1; i > 0; i--) {
+            int j = rand_int(i + 1), x = perm[i];
+            perm[i] = perm[j];
+            perm[j] = x;
+        }
+        int32_t *pages = malloc((size_t)N * max_pages * sizeof *pages);
+        int32_t *seq = malloc((size_t)N * 4), *pos = malloc((size_t)N * 4);
+        int next = 0;
+        for (int p = 0; p < P; p++, next += shared)
+            for (int b = 0; b < B; b++) {
+                const int r = p * B + b;
+                for (int k = 0; k < max_pages; k++)
+                    pages[(size_t)r * max_pages + k] =
+                        k < shared ? perm[next + k] : perm[P * shared + r * own + k - shared];
+                seq[r] = r;
+                pos[r] = prompt + b % gen; /* attends prompt + 1 + b % gen positions */
+            }
+        size_t W = (size_t)(nh + 2 * nkv) * hd, row = (size_t)nkv * hd, nslots = (size_t)npool * ps;
+        pair qkv = pnew(SBTI_MEM_ACT, (size_t)N * W, 1.0f);
+        pair kc = pnew(SBTI_MEM_ACT, nslots * row, 1.0f), vc = pnew(SBTI_MEM_ACT, nslots * row, 1.0f);
+        pair pg = pnew_i32(pages, (size_t)N * max_pages);
+        pair sq = pnew_i32(seq, (size_t)N), po = pnew_i32(pos, (size_t)N);
+        pair out = palloc(SBTI_MEM_ACT, (size_t)N * nh * hd);
+        poison(&out);
+        gpu->ops->attention_paged(gpu, out.g, qkv.g, kc.g, vc.g, sq.g, po.g, pg.g, max_pages, ps,
+                                  N, nh, nkv, hd);
+        cpu->ops->attention_paged(cpu, out.c, qkv.c, kc.c, vc.c, sq.c, po.c, pg.c, max_pages, ps,
+                                  N, nh, nkv, hd);
+        sync_both();
+        compare(&out, "attention_paged", shape, TOL_BF16);
+        float *first = download(gpu, out.g, SBTI_MEM_ACT, out.n);
+        gpu->ops->attention_paged(gpu, out.g, qkv.g, kc.g, vc.g, sq.g, po.g, pg.g, max_pages, ps,
+                                  N, nh, nkv, hd);
+        float *again = download(gpu, out.g, SBTI_MEM_ACT, out.n);
+        ck_assert_msg(memcmp(first, again, out.n * sizeof *first) == 0,
+                      "attention_paged %s: other bits when run again", shape);
+        free(first), free(again);
+        free(perm), free(pages), free(seq), free(pos);
+        pfree(&qkv), pfree(&kc), pfree(&vc), pfree(&pg), pfree(&sq), pfree(&po), pfree(&out);
+    }
 }
 END_TEST
 
