@@ -2,9 +2,9 @@
  * fresh random rows of logits (the seed is printed; SBT_TEST_SEED repeats a run), rounded to bf16
  * so that both backends see the same values, of several kinds (spread normals, nearly uniform,
  * few distinct values, all equal, -inf and NaN entries, no finite entry, three finite entries),
- * vocabularies from 2 to 128257, every mode (greedy; temperature + top-k + top-p; nucleus over
- * the whole row; plain sampling; a top-k set too large for shared memory; min_keep over the
- * nucleus). Outputs are poisoned first, so an entry left unwritten fails. Expected: the same
+ * vocabularies from 2 to 128257, every mode (greedy; temperature + top-k + top-p, top-k 50 and
+ * 128, the largest of the one-pass kernel; nucleus over the whole row; plain sampling; a top-k
+ * set too large for shared memory; min_keep over the nucleus). Outputs are poisoned first, so an entry left unwritten fails. Expected: the same
  * kept counts and ids, lp and key within 1e-4. Two differences are allowed and counted: a row
  * that differs where its top-p boundary mass is within 1e-5 of top_p (fixed-point vs double
  * sums may decide it either way; its kept count and ids are then not compared), and, when
@@ -263,6 +263,7 @@ static const mode modes[] = {
     {"greedy k=8", {0, 1.0f, 0, 1.0f, 1, 8, 0}},
     {"greedy k=64", {0, 1.0f, 0, 1.0f, 1, 64, 0}},
     {"T=0.7 top_k=50 top_p=0.9 min_keep=2 k=64", {1, 0.7f, 50, 0.9f, 2, 64, 0}},
+    {"T=1.3 top_k=128 top_p=0.95 k=32", {1, 1.3f, 128, 0.95f, 1, 32, 0}},
     {"T=0.7 top_p=0.9 k=64", {1, 0.7f, 0, 0.9f, 1, 64, 0}},
     {"T=1 k=64", {1, 1.0f, 0, 1.0f, 1, 64, 0}},
     {"T=1.3 top_k=3000 top_p=0.95 min_keep=5 k=512", {1, 1.3f, 3000, 0.95f, 5, 512, 0}},
