@@ -16,8 +16,9 @@
 # OUT       summary.json, summary.tsv, bench.log (every command's output) and the four
 #           results files (hf_bB_nN.json, ours_bB_nN.json)
 # NUM_HF    problems for transformers (default 20; about 2 problems/s on an H200), 0 skips it
-# NUM_OURS  problems for selfbt-eval (default 256), 0 skips it (checks the anchor alone)
-# BATCH     selfbt-eval --batch: problems decoded together (default 64)
+# NUM_OURS  problems for selfbt-eval (default 512), 0 skips it (checks the anchor alone)
+# BATCH     selfbt-eval --batch: problems decoded together (default 128: two lanes of 64, 2048
+#           rows a step at N = 32)
 #
 # Runs b=1, N=32 (the seed's defaults) and b=0, N=8; SBT_BENCH_CONFIGS="1:32 0:8" changes the
 # list (b:N pairs). SBT_BENCH_SEED (default 0) is the model's torch seed; SBT_PYTHON (default
@@ -34,7 +35,7 @@ die() {
 }
 if [ $# -lt 4 ] || [ $# -gt 7 ]; then usage; fi
 bin=$1 tok=$2 work=$3 out=$4
-num_hf=${5:-20} num_ours=${6:-256} batch=${7:-64}
+num_hf=${5:-20} num_ours=${6:-512} batch=${7:-128}
 configs=${SBT_BENCH_CONFIGS:-"1:32 0:8"}
 seed=${SBT_BENCH_SEED:-0}
 py=${SBT_PYTHON:-python3}
@@ -178,7 +179,9 @@ for tag in env["SBT_NAMES"].split():
              "forward_tokens_per_s": r["forward_tokens"] / secs if secs > 0 else None,
              "forward_tokens_per_problem": r["forward_tokens"] / r["problems"],
              "accuracy_reference": r.get("accuracy_reference")}
-        rows_per_step = min(int(env["SBT_BATCH"]), r["problems"]) * n
+        # selfbt-eval on CUDA runs its batch as two lanes, each its own step (docs/decode.md)
+        lanes = int(env.get("SBT_DECODE_LANES") or 2)
+        rows_per_step = -(-min(int(env["SBT_BATCH"]), r["problems"]) // lanes) * n
         argv = ["--card", env["SBT_CARD"], "--config", f"{model}/config.json", "--ours",
                 ours_path, "--rows-per-step", str(rows_per_step), "--n", str(n),
                 "--prompt-tokens", f"{p:.2f}", "--max-length", str(max_length),
