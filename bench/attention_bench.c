@@ -10,28 +10,17 @@
  * calls, host wall clock around the queue and a final synchronisation. FLOPs count the causal
  * half of the score matrix: forward 4 * B * nh * hd * T * (T + 1) / 2 (Q·Kᵀ and P·V), backward
  * 2.5 times that (five products of the same size). */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime (core/clock.h) */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/backend.h"
+
+#define BENCH_NAME "attention_bench"
+#include "bench_util.h"
 #include "backend/cuda/cuda_hooks.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "attention_bench: %s: %s\n", what, sbt_last_error());
-    exit(1);
-}
 
 static float *normal_host(size_t n, unsigned seed)
 {
@@ -105,7 +94,7 @@ int main(int argc, char **argv)
                     if (i == 3) {
                         if (sbti_backend_check(be) != SBT_OK)
                             die("warm-up");
-                        (phase ? &t_all : &t_fwd)[0] = now();
+                        (phase ? &t_all : &t_fwd)[0] = sbti_now();
                     }
                     be->ops->attention_fwd(be, out, lse, qkv, NULL, B, T, nh, nkv, hd);
                     if (i == 0)
@@ -120,7 +109,7 @@ int main(int argc, char **argv)
                 if (sbti_backend_check(be) != SBT_OK)
                     die(modes[m]);
                 double *t = phase ? &t_all : &t_fwd;
-                *t = (now() - *t) / iters;
+                *t = (sbti_now() - *t) / iters;
             }
             printf("%-13s %3d %5d %3d %3d %4d %10.3f %10.1f %12.3f %12.1f  fwd=%s bwd=%s%s%s\n",
                    modes[m], B, T, nh, nkv, hd, 1e3 * t_fwd, fwd_flop / t_fwd * 1e-12,

@@ -15,40 +15,19 @@
  * for the next; `ncu --kernel-name regex:paged` gives the per-call time from a flushed L2, the
  * decoder's case). GB/s counts every row's K and V reads once (what the rows read, the shared
  * prompt pages counted per row); "unique" is the cache bytes that exist. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime (core/clock.h) */
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "backend/backend.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "paged_attention_bench: %s: %s\n", what, sbt_last_error());
-    exit(1);
-}
-
-static uint64_t rng = 0x5eed;
-
-static uint64_t next(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+#define BENCH_NAME "paged_attention_bench"
+#include "bench_util.h"
 
 /* uniform in [-1.7, 1.7): variance about 1 */
-static float unif(void) { return ((float)(next() >> 40) / 16777216.0f - 0.5f) * 3.4f; }
+static float unif(void) { return ((float)(bench_next() >> 40) / 16777216.0f - 0.5f) * 3.4f; }
 
 typedef struct paged_case {
     int N, nh, nkv, hd, page_size, max_pages;
@@ -91,7 +70,7 @@ static void setup(sbti_backend *be, paged_case *c, int P, int B, int prompt, int
     for (int i = 0; i < npool; i++)
         perm[i] = i;
     for (int i = npool - 1; i > 0; i--) {
-        int j = (int)(next() % (uint64_t)(i + 1)), x = perm[i];
+        int j = (int)(bench_next() % (uint64_t)(i + 1)), x = perm[i];
         perm[i] = perm[j];
         perm[j] = x;
     }
@@ -150,12 +129,12 @@ static double time_calls(sbti_backend *be, const paged_case *c, int iters)
         call(be, c);
     if (be->ops->sync(be))
         die("attention_paged");
-    double t0 = now();
+    double t0 = sbti_now();
     for (int i = 0; i < iters; i++)
         call(be, c);
     if (be->ops->sync(be))
         die("attention_paged");
-    return (now() - t0) * 1e3 / iters;
+    return (sbti_now() - t0) * 1e3 / iters;
 }
 
 static void free_case(sbti_backend *be, paged_case *c)

@@ -12,38 +12,17 @@
  *
  * Each timing is the mean over ITERS calls queued back to back after 3 warm-up calls, host
  * wall clock around the queue and a final synchronisation; GB/s counts one read of the logits. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime (core/clock.h) */
 
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "backend/backend.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "select_bench: %s: %s\n", what, sbt_last_error());
-    exit(1);
-}
-
-static uint64_t rng = 0x5eed;
-
-static double unif(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return ((double)((z ^ (z >> 31)) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
+#define BENCH_NAME "select_bench"
+#include "bench_util.h"
 
 /* R rows of normal(0, sd) logits, row r at r * S: 64 distinct rows, repeated; the padding of a
  * row (S > V) is +1e4, never to be selected. */
@@ -55,7 +34,7 @@ static void fill(sbti_backend *be, void *logits, int R, int V, int S, float sd)
         die("malloc");
     for (size_t i = 0; i < (size_t)D * S; i++)
         x[i] = (int)(i % (size_t)S) < V
-                   ? sd * (float)(sqrt(-2.0 * log(unif())) * cos(6.283185307179586 * unif()))
+                   ? sd * (float)(sqrt(-2.0 * log(bench_unif())) * cos(6.283185307179586 * bench_unif()))
                    : 1e4f;
     for (int r = 0; r < R; r += D) {
         int n = R - r < D ? R - r : D;
@@ -92,7 +71,7 @@ int main(int argc, char **argv)
     if (!hs || !hk)
         die("malloc");
     for (int i = 0; i < 2 * R; i++)
-        hs[i] = (int32_t)(unif() * 2147483647.0);
+        hs[i] = (int32_t)(bench_unif() * 2147483647.0);
     if (be->ops->upload(be, seeds, SBTI_MEM_I32, 0, hs, SBTI_F32, (size_t)2 * R))
         die("upload");
 
@@ -125,12 +104,12 @@ int main(int argc, char **argv)
                 be->ops->select(be, ids, lp, key, kept, extra, logits, seeds, R, V, a);
             if (be->ops->sync(be))
                 die("select");
-            double t0 = now();
+            double t0 = sbti_now();
             for (int i = 0; i < iters; i++)
                 be->ops->select(be, ids, lp, key, kept, extra, logits, seeds, R, V, a);
             if (be->ops->sync(be))
                 die("select");
-            double ms = (now() - t0) * 1e3 / iters;
+            double ms = (sbti_now() - t0) * 1e3 / iters;
             if (be->ops->download(be, hk, kept, SBTI_MEM_I32, 0, (size_t)R))
                 die("download");
             double mean = 0;
