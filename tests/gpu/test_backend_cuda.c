@@ -721,6 +721,21 @@ END_TEST
 
 /* ---- KV cache ------------------------------------------------------------------------------------------ */
 
+/* 0 .. n-1 in a random order (the page pools of the paged tests), malloc'd. */
+static int *shuffled(int n)
+{
+    int *perm = malloc((size_t)n * sizeof *perm);
+    ck_assert_ptr_nonnull(perm);
+    for (int i = 0; i < n; i++)
+        perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = rand_int(i + 1), x = perm[i];
+        perm[i] = perm[j];
+        perm[j] = x;
+    }
+    return perm;
+}
+
 START_TEST(test_kv_paged)
 {
     /* nh, nkv, hd, page_size, sequence lengths (3 sequences) */
@@ -752,14 +767,7 @@ START_TEST(test_kv_paged)
                  L[0], L[1], L[2]);
         /* pages: a shuffled pool, more than needed */
         int npool = nseq * max_pages + 3;
-        int *perm = malloc((size_t)npool * sizeof *perm);
-        for (int i = 0; i < npool; i++)
-            perm[i] = i;
-        for (int i = npool - 1; i > 0; i--) {
-            int j = rand_int(i + 1), x = perm[i];
-            perm[i] = perm[j];
-            perm[j] = x;
-        }
+        int *perm = shuffled(npool);
         int32_t *pages = malloc((size_t)nseq * max_pages * sizeof *pages);
         for (int i = 0; i < nseq * max_pages; i++)
             pages[i] = perm[i];
@@ -812,14 +820,7 @@ START_TEST(test_kv_paged)
         char shape[64];
         snprintf(shape, sizeof shape, "decode %dx%d rows L=%d..%d page=%d", P, B, prompt + 1,
                  prompt + gen, ps);
-        int *perm = malloc((size_t)npool * sizeof *perm);
-        for (int i = 0; i < npool; i++)
-            perm[i] = i;
-        for (int i = npool - 1; i > 0; i--) {
-            int j = rand_int(i + 1), x = perm[i];
-            perm[i] = perm[j];
-            perm[j] = x;
-        }
+        int *perm = shuffled(npool);
         int32_t *pages = malloc((size_t)N * max_pages * sizeof *pages);
         int32_t *seq = malloc((size_t)N * 4), *pos = malloc((size_t)N * 4);
         int next = 0;
