@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "selfbt/hub.h"
+
 static int file_exists(const char *p)
 {
     struct stat st;
@@ -46,4 +48,23 @@ sbt_dataset *cli_load_split(const char *prog, const char *data_dir, const char *
     }
     sbt_dataset_free(val);
     return val_new;
+}
+
+const char *cli_model_dir(const char *prog, const char *flag, const char *arg, char **fetched)
+{
+    *fetched = NULL;
+    struct stat sb;
+    if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return arg;
+    sbt_hub *hub = NULL;
+    sbt_status st = sbt_hub_create(&hub, NULL);
+    if (st == SBT_OK)
+        st = sbt_hub_resolve_path(fetched, hub, arg, SBT_HUB_MODEL, NULL);
+    sbt_hub_free(hub);
+    if (st != SBT_OK) {
+        fprintf(stderr, "%s: --%s %s is not a folder, and as a Hub model id: %s\n", prog, flag,
+                arg, sbt_last_error());
+        return NULL;
+    }
+    return *fetched;
 }

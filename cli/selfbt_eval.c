@@ -2,6 +2,7 @@
  * beam-sample, sample or the Self-Backtracking search), as the seed's eval_search.py: writes
  * its results JSON (per problem model_output, is_backtrack, failed_step, is_correct; accuracy)
  * and prints accuracy in both verifier modes, failure counts, problems/s and tokens/s.
+ * --ckpt is a folder or a Hub model id (fetched into the Hugging Face cache, docs/hub.md).
  * See docs/decode.md. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "cli_progress.h"
 #include "selfbt/dataset.h"
 #include "selfbt/decoder.h"
+#include "selfbt/hub.h"
 #include "selfbt/selfbt.h"
 
 #define PROG "selfbt-eval"
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
     double temperature = 0.7, top_p = 0.9;
     int quiet = 0;
     const cli_opt opts[] = {
-        {"ckpt", CLI_STRING, &ckpt, 0, 0, "DIR", "checkpoint folder (config.json, model.safetensors, tokenizer.json)"},
+        {"ckpt", CLI_STRING, &ckpt, 0, 0, "DIR|ORG/NAME[@REV]", "checkpoint folder (config.json, model.safetensors, tokenizer.json), or a Hub model id (HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HUB_OFFLINE apply)"},
         {"tokenizer", CLI_STRING, &tok_path, 0, 0, "PATH", "tokenizer.json or its folder (default: --ckpt)"},
         {"data", CLI_STRING, &data, 0, 0, "val|val_new|FILE", "problems: a split of --data_dir, or a JSONL/JSON file (default val)"},
         {"data_dir", CLI_STRING, &data_dir, 0, 0, "DIR", "folder of val.jsonl / val_new.jsonl or the seed's val_backtrack.json (default data)"},
@@ -108,7 +110,7 @@ int main(int argc, char **argv)
         {"backend", CLI_STRING, &backend, 0, 0, "auto|cpu|cuda", "compute backend (default auto)"},
         {"threads", CLI_INT, &threads, 0, 4096, "N", "CPU threads (default: OpenMP's)"},
         {"batch", CLI_INT, &batch, 1, 65536, "N", "problems decoded together (default 16)"},
-        {"out", CLI_STRING, &out, 0, 0, "FILE", "results JSON (default: --ckpt/results_<data>_<offset>_<num>_<decoder>.json)"},
+        {"out", CLI_STRING, &out, 0, 0, "FILE", "results JSON (default: results_<data>_<offset>_<num>_<decoder>.json in the --ckpt folder, or here for a Hub id)"},
         {"quiet", CLI_FLAG, &quiet, 0, 0, NULL, "no progress bar"},
     };
     cli_spec spec = {PROG, "evaluate a checkpoint on Countdown with a decoder (SPEC §4, §5)", opts,
@@ -177,12 +179,20 @@ int main(int argc, char **argv)
         sbt_dataset_free(ds);
         return 1;
     }
+    /* --ckpt: a folder, or a Hub model id whose files come from the cache or the Hub */
+    char *ckpt_dir = NULL;
+    const char *model_dir = cli_model_dir(PROG, "ckpt", ckpt, &ckpt_dir);
+    if (!model_dir) {
+        sbt_dataset_free(ds);
+        return 1;
+    }
+    const int local = ckpt_dir == NULL;
     char out_path[4096];
     if (out)
         snprintf(out_path, sizeof out_path, "%s", out);
-    else
-        snprintf(out_path, sizeof out_path, "%s/results_%s_%lld_%lld_%s.json", ckpt, data_name,
-                 (long long)offset, (long long)num, decoder);
+    else /* beside a local checkpoint, as the seed; never into the Hub cache */
+        snprintf(out_path, sizeof out_path, "%s%sresults_%s_%lld_%lld_%s.json", local ? ckpt : "",
+                 local ? "/" : "", data_name, (long long)offset, (long long)num, decoder);
 
     int rc = 1;
     sbt_backend *be = NULL;
@@ -213,8 +223,9 @@ int main(int argc, char **argv)
         }
         sbt_countdown_prompt(&r.problem, prompts[i], len + 1);
     }
-    if (sbt_backend_create(&be, &bopt) != SBT_OK || sbt_model_load(&model, be, ckpt) != SBT_OK ||
-        sbt_tokenizer_load(&tok, tok_path ? tok_path : ckpt) != SBT_OK) {
+    if (sbt_backend_create(&be, &bopt) != SBT_OK ||
+        sbt_model_load(&model, be, model_dir) != SBT_OK ||
+        sbt_tokenizer_load(&tok, tok_path ? tok_path : model_dir) != SBT_OK) {
         fprintf(stderr, PROG ": %s\n", sbt_last_error());
         goto done;
     }
@@ -342,5 +353,6 @@ done:
     sbt_model_free(model);
     sbt_backend_free(be);
     sbt_dataset_free(ds);
+    sbt_hub_path_free(ckpt_dir);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include "cli_data.h"
 #include "cli_progress.h"
 #include "selfbt/dataset.h"
+#include "selfbt/hub.h"
 #include "selfbt/improve.h"
 #include "selfbt/selfbt.h"
 
@@ -78,7 +79,7 @@ int main(int argc, char **argv)
     double temperature = 0.7, lr = 1e-5, epochs = 3, weight_decay = 0;
     int quiet = 0, no_fast = 0, no_slow = 0, pad_label_eos = 0;
     const cli_opt opts[] = {
-        {"past_model", CLI_STRING, &past_model, 0, 0, "DIR", "the starting model M_0: checkpoint folder with tokenizer.json (required)"},
+        {"past_model", CLI_STRING, &past_model, 0, 0, "DIR|ORG/NAME[@REV]", "the starting model M_0: checkpoint folder with tokenizer.json, or a Hub model id (required)"},
         {"tokenizer", CLI_STRING, &tok_path, 0, 0, "PATH", "tokenizer.json or its folder (default: --past_model)"},
         {"output_dir", CLI_STRING, &output_dir, 0, 0, "DIR", "where model_iteration_<t>, kept data and report.json go (required)"},
         {"protocol", CLI_STRING, &protocol, 0, 0, "transductive|heldout", "self-train on the evaluation problems (the seed's) or on fresh train-distribution ones (default transductive)"},
@@ -190,6 +191,8 @@ int main(int argc, char **argv)
     int rc = 1;
     sbt_dataset *val_all = NULL, *new_all = NULL, *val = NULL, *val_new = NULL, *prob = NULL;
     sbt_backend *be = NULL;
+    char *fetched = NULL; /* --past_model's snapshot folder when it is a Hub id */
+    const char *model_dir = NULL;
     cli_progress prog;
     cli_progress_init(&prog, !quiet);
     if (!(val_all = cli_load_split(PROG, data_dir, "val")) || !(new_all = cli_load_split(PROG, data_dir, "val_new")) ||
@@ -211,12 +214,14 @@ int main(int argc, char **argv)
             goto done;
         }
     }
+    if (!(model_dir = cli_model_dir(PROG, "past_model", past_model, &fetched)))
+        goto done;
     if (sbt_backend_create(&be, &bopt) != SBT_OK) {
         fprintf(stderr, PROG ": --backend %s: %s\n", backend, sbt_last_error());
         goto done;
     }
     io.output_dir = output_dir;
-    io.start_model = past_model;
+    io.start_model = model_dir;
     io.tokenizer = tok_path;
     io.backend = be;
     io.times = (int32_t)times;
@@ -250,6 +255,7 @@ int main(int argc, char **argv)
     printf(PROG ": report %s/report.json\n", output_dir);
     rc = 0;
 done:
+    sbt_hub_path_free(fetched);
     sbt_backend_free(be);
     sbt_dataset_free(prob);
     sbt_dataset_free(val);

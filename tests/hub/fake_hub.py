@@ -2,7 +2,7 @@
 """fake_hub.py - a Hugging Face Hub look-alike on loopback for the hub tests (standard library only).
 
     python3 fake_hub.py --root DIR [--token T] [--drop-once] [--corrupt] [--fail-first N]
-                        [--stall] [--max-seconds S]
+                        [--stall] [--max-seconds S] [--model-dir ORG/NAME=DIR ...]
 
 Writes its repos under DIR/data, their description to DIR/manifest.json, and one JSON line per
 request to DIR/requests.jsonl (server, method, path, auth, range). Serves two origins on
@@ -38,14 +38,28 @@ import urllib.parse
 GATED = {("model", "test-org/gated-model")}  # these need the token
 
 
-def make_repos():
-    """(type, id) -> {file name: (content, is it an LFS file)}"""
+def folder_repo(folder):
+    """A local folder's files (not its subfolders) as a repo: *.safetensors and files over
+    1 MiB are LFS files, as the Hub stores them."""
+    files = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                data = f.read()
+            files[name] = (data, name.endswith(".safetensors") or len(data) > (1 << 20))
+    return files
+
+
+def make_repos(model_dirs=()):
+    """(type, id) -> {file name: (content, is it an LFS file)}; model_dirs: "org/name=DIR"
+    entries served as model repos too."""
     rnd = random.Random(1234)
     big = rnd.getrandbits(8 * 256 * 1024).to_bytes(256 * 1024, "little")
     rows = "".join(json.dumps({"nums": [1, 2, 3, 4], "target": 10 + k % 90,
                                "search_path": "1+2=3\n3+3=6\n6+4=10\nGoal Reached!"}) + "\n"
                    for k in range(600))
-    return {
+    repos = {
         ("model", "test-org/tiny-model"): {
             "config.json": (b'{"model_type": "llama", "hidden_size": 64}\n', False),
             "model.safetensors": (big, True),
@@ -66,6 +80,10 @@ def make_repos():
             "data/validation-00000-of-00001.parquet": (b"PAR1" + big[:512] + b"PAR1", False),
         },
     }
+    for entry in model_dirs:
+        rid, folder = entry.split("=", 1)
+        repos[("model", rid)] = folder_repo(folder)
+    return repos
 
 
 def git_blob_sha1(data):
@@ -82,7 +100,7 @@ class State:
         self.by_sha256 = {}
         self.cdn_port = 0
         manifest = {}
-        for (kind, rid), files in make_repos().items():
+        for (kind, rid), files in make_repos(args.model_dir).items():
             commit = hashlib.sha1(("%s/%s" % (kind, rid)).encode()).hexdigest()
             entry = {"commit": commit, "files": {}}
             for name, (data, lfs) in files.items():
@@ -268,6 +286,8 @@ def main():
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--stall", action="store_true")
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--model-dir", action="append", default=[], metavar="ORG/NAME=DIR",
+                    help="also serve the files of DIR as the model repo ORG/NAME")
     args = ap.parse_args()
     os.makedirs(args.root, exist_ok=True)
     state = State(args)

@@ -3,33 +3,8 @@
 # Run by ctest as: sh pull.sh <selfbt-pull> <scratch folder>. Exits 77 without python3.
 TOOL=selfbt-pull
 . "$(dirname "$0")/../shell_lib.sh"
-PYTHON3=${PYTHON3:-python3}
-
-if ! "$PYTHON3" -c 'import http.server, socketserver' >/dev/null 2>&1; then
-    echo "skipped: $PYTHON3 with http.server is not available"
-    exit 77
-fi
-unset HF_TOKEN HF_TOKEN_PATH HF_HOME HF_HUB_CACHE HF_ENDPOINT HF_HUB_OFFLINE \
-    http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
-export NO_PROXY='*'
-
-# The server reads its stdin, a fifo held open on fd 3: it ends when this script does.
-mkfifo "$SCRATCH/ctl" || exit 2
-"$PYTHON3" "$HERE/fake_hub.py" --root "$SCRATCH/server" --max-seconds 170 \
-    <"$SCRATCH/ctl" >"$SCRATCH/ports" &
-SERVER=$!
-exec 3>"$SCRATCH/ctl"
-trap 'exec 3>&-; kill $SERVER 2>/dev/null' EXIT
-i=0
-until grep -q '^PORTS' "$SCRATCH/ports" 2>/dev/null; do
-    i=$((i + 1))
-    if [ $i -gt 300 ]; then
-        echo "fake_hub.py did not start" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-EP=http://127.0.0.1:$(awk '{print $2}' "$SCRATCH/ports")
+. "$HERE/hub_lib.sh"
+start_fake_hub
 CACHE=$SCRATCH/cache
 DATA=$SCRATCH/server/data
 
@@ -95,9 +70,7 @@ expect_rc 0 "--help"
 expect_grep "$OUT" "ORG/NAME" "usage names the arguments"
 
 # The server goes away: the cache alone must do.
-exec 3>&-
-kill $SERVER 2>/dev/null
-wait $SERVER 2>/dev/null
+stop_fake_hub
 run_cli offline test-org/tiny-model config.json --offline --cache "$CACHE"
 expect_rc 0 "offline, cached file"
 expect_snapshot_paths "$CACHE/models--test-org--tiny-model" 1
