@@ -65,3 +65,18 @@ void cli_progress_end(cli_progress *p)
         fflush(stderr);
     }
 }
+
+static const char *log_prog = "selfbt";
+
+static void log_line(sbt_log_level level, const char *msg, void *user_data)
+{
+    (void)user_data;
+    fprintf(stderr, "%s: %s%s\n", log_prog,
+            level >= SBT_LOG_ERROR ? "error: " : level == SBT_LOG_WARN ? "warning: " : "", msg);
+}
+
+void cli_log_to_stderr(const char *prog, sbt_log_level min_level)
+{
+    log_prog = prog;
+    sbt_log_set(log_line, NULL, min_level);
+}

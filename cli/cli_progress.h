@@ -1,10 +1,13 @@
-/* cli_progress.h — a one-line progress bar on a terminal, and Ctrl-C as a clean cancel:
+/* cli_progress.h — a one-line progress bar on a terminal, the library's log on stderr, and
+ * Ctrl-C as a clean cancel:
  * the first SIGINT makes the progress callback ask the library to stop (it then frees what it
  * made and leaves no half-written file), a second one kills the process as usual. */
 #ifndef SELFBT_CLI_PROGRESS_H
 #define SELFBT_CLI_PROGRESS_H
 
 #include <stdint.h>
+
+#include "selfbt/log.h"
 
 typedef struct cli_progress {
     int enabled;      /* draw the bar (stderr is a terminal and not --quiet) */
@@ -21,5 +24,9 @@ int cli_progress_cb(const char *what, int64_t done, int64_t total, void *user_da
 void cli_progress_end(cli_progress *p);
 /* Seconds on a monotonic clock. */
 double cli_now(void);
+
+/* The library's log messages of min_level and above to stderr, as "prog: [warning: |error: ]
+ * message" (prog must outlive the process's logging). */
+void cli_log_to_stderr(const char *prog, sbt_log_level min_level);
 
 #endif /* SELFBT_CLI_PROGRESS_H */

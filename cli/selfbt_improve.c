@@ -75,7 +75,7 @@ int main(int argc, char **argv)
                *schedule = "linear", *save_dtype = "f32";
     int64_t num = 5000, offset = 0, times = 3, b = 1, n = 16, batch_size = 16, ctx = 128,
             warmup = 0, seed = 1234, threads = 0, decode_batch = 16, heldout_num = -1,
-            grad_accum = 1, max_steps = 0;
+            grad_accum = 1, max_steps = 0, save_steps = 0;
     double temperature = 0.7, lr = 1e-5, epochs = 3, weight_decay = 0;
     int quiet = 0, no_fast = 0, no_slow = 0, pad_label_eos = 0;
     const cli_opt opts[] = {
@@ -105,6 +105,7 @@ int main(int argc, char **argv)
         {"epochs", CLI_DOUBLE, &epochs, 1e-9, 1e6, "E", "SFT epochs per iteration (default 3)"},
         {"num_train_epochs", CLI_DOUBLE, &epochs, 1e-9, 1e6, "E", "the seed's name of --epochs"},
         {"max_steps", CLI_INT, &max_steps, 0, 1e12, "N", "SFT steps per iteration, overriding --epochs (default 0: off)"},
+        {"save_steps", CLI_INT, &save_steps, 0, 1e12, "N", "an SFT checkpoint every N steps, for a restart to resume the SFT (default 0: a restart redoes it)"},
         {"warmup", CLI_INT, &warmup, 0, 1e12, "N", "SFT warmup steps (default 0)"},
         {"warmup_steps", CLI_INT, &warmup, 0, 1e12, "N", "the seed's name of --warmup"},
         {"lr_scheduler_type", CLI_STRING, &schedule, 0, 0, "NAME", "linear|cosine|constant|constant_with_warmup (default linear, HF's)"},
@@ -174,6 +175,7 @@ int main(int argc, char **argv)
     train.lr = lr;
     train.num_train_epochs = epochs;
     train.max_steps = max_steps;
+    train.save_steps = save_steps;
     train.batch_size = (int32_t)batch_size;
     train.gradient_accumulation_steps = (int32_t)grad_accum;
     train.context_length = (int32_t)ctx;
@@ -188,6 +190,7 @@ int main(int argc, char **argv)
     }
     bopt.num_threads = (int)threads;
 
+    cli_log_to_stderr(PROG, quiet ? SBT_LOG_WARN : SBT_LOG_INFO); /* resumes are told */
     int rc = 1;
     sbt_dataset *val_all = NULL, *new_all = NULL, *val = NULL, *val_new = NULL, *prob = NULL;
     sbt_backend *be = NULL;

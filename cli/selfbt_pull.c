@@ -19,13 +19,6 @@
 
 #define PROG "selfbt-pull"
 
-static void print_log(sbt_log_level level, const char *msg, void *user_data)
-{
-    (void)user_data;
-    if (level >= SBT_LOG_WARN)
-        fprintf(stderr, PROG ": %s%s\n", level == SBT_LOG_WARN ? "warning: " : "", msg);
-}
-
 static int fail(sbt_status st)
 {
     fprintf(stderr, PROG ": %s\n", sbt_last_error());
@@ -64,7 +57,7 @@ int main(int argc, char **argv)
         free(pos);
         return rc == 1 ? 0 : rc;
     }
-    sbt_log_set(print_log, NULL, SBT_LOG_WARN);
+    cli_log_to_stderr(PROG, SBT_LOG_WARN);
     cli_progress bar;
     cli_progress_init(&bar, !quiet);
     sbt_hub_options o;

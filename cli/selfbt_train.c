@@ -470,12 +470,6 @@ static int on_event(const sbt_trainer_event *ev, void *user)
     return cancel;
 }
 
-static void print_log(sbt_log_level level, const char *msg, void *user)
-{
-    (void)user;
-    fprintf(stderr, "%s: %s%s\n", PROG, level >= SBT_LOG_WARN ? "warning: " : "", msg);
-}
-
 /* ---- setup ------------------------------------------------------------------------------- */
 
 static int is_dir(const char *p)
@@ -708,9 +702,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!quiet)
-        sbt_log_set(print_log, NULL, SBT_LOG_WARN);
+        cli_log_to_stderr(PROG, SBT_LOG_WARN);
     else
-        sbt_log_set(print_log, NULL, SBT_LOG_ERROR);
+        cli_log_to_stderr(PROG, SBT_LOG_ERROR);
 
     int ret = 1;
     sbt_hub *hub = NULL;

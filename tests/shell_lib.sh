@@ -94,6 +94,19 @@ expect_same() {
     fi
 }
 
+# kill_when FILE PID: waits (60 s at most) until FILE exists, then kills PID with SIGKILL (a
+# crash at that point); PID's exit status is left in $KRC.
+kill_when() {
+    _i=0
+    while [ ! -f "$1" ] && [ $_i -lt 6000 ]; do
+        sleep 0.01
+        _i=$((_i + 1))
+    done
+    kill -9 "$2" 2>/dev/null
+    wait "$2" 2>/dev/null
+    KRC=$?
+}
+
 finish() {
     if [ "$FAILS" -eq 0 ]; then
         echo "PASS: $(basename "$0")"

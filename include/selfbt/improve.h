@@ -21,7 +21,9 @@
  *   train_iteration_<t>/        the trainer's metrics.jsonl for that SFT
  *   heldout_problems.jsonl      heldout: the self-training problems drawn
  * A run whose output_dir already holds a report of the same settings resumes after its last
- * finished iteration (a larger `times` extends it). */
+ * finished iteration (a larger `times` extends it); with train->save_steps > 0 an interrupted
+ * SFT also resumes from its newest checkpoint in train_iteration_<t>/ (exactly: the same
+ * weights as an uninterrupted run, as sbt_trainer_resume). */
 #ifndef SELFBT_IMPROVE_H
 #define SELFBT_IMPROVE_H
 
@@ -103,7 +105,9 @@ typedef struct sbt_improve_options {
      * (the run's seed is used). */
     const sbt_decoder_options *search;
     /* The SFT of each round. NULL: sbt_improve_train_defaults. output_dir, callback and
-     * progress are ignored; mask_error_step is always 0 (kept outputs have no <backtrack>). */
+     * progress are ignored; mask_error_step and eval_steps are always 0 (kept outputs have no
+     * <backtrack>). save_steps (0 by default) > 0 writes a checkpoint that often, the newest
+     * only unless save_total_limit says otherwise, for a restarted run to resume the SFT. */
     const sbt_trainer_options *train;
     sbt_dtype save_dtype;         /* SBT_DTYPE_F32: the weights of model_iteration_<t>
                                      (AUTO: the start model's dtype; bf16 rounding can undo

@@ -153,6 +153,7 @@ typedef struct run {
     const char *what;      /* the progress phase                      */
     /* the trainer's callback */
     double loss_first, loss_last;
+    const char *sft_dir;   /* the SFT in progress: its first loss is kept there (a resume) */
 } run;
 
 static int progress_cb(const char *what, int64_t done, int64_t total, void *ud)
@@ -163,15 +164,39 @@ static int progress_cb(const char *what, int64_t done, int64_t total, void *ud)
     return r->o->progress(r->what ? r->what : what, done, total, r->o->progress_user_data);
 }
 
+/* The first step's loss of an SFT goes to the report; it is also kept in the SFT's folder
+ * (sft_first_loss.json), for a run that resumes the SFT from a checkpoint past it. */
+#define FIRST_LOSS_FILE "sft_first_loss.json"
+
 static int train_cb(const sbt_trainer_event *e, void *ud)
 {
     run *r = ud;
     if (e->kind == SBT_TRAIN_EVENT_STEP) {
-        if (e->step == 1)
+        if (e->step == 1) {
             r->loss_first = e->loss;
+            char *p = r->sft_dir ? sbti_path_join(r->sft_dir, FIRST_LOSS_FILE) : NULL;
+            json_t *j = json_pack("{s:f}", "loss", e->loss);
+            if (!p || !j || json_dump_file(j, p, 0) != 0) /* only the report's number is lost */
+                sbti_log(SBT_LOG_WARN, "self-improvement: cannot keep the first SFT loss in %s",
+                         p ? p : "the SFT folder");
+            json_decref(j);
+            free(p);
+        }
         r->loss_last = e->loss;
     }
     return 0;
+}
+
+/* The first loss an interrupted SFT kept in dir, or NaN. */
+static double kept_first_loss(const char *dir)
+{
+    char *p = sbti_path_join(dir, FIRST_LOSS_FILE);
+    json_t *j = p ? json_load_file(p, 0, NULL) : NULL;
+    json_t *v = j ? json_object_get(j, "loss") : NULL;
+    double loss = json_is_number(v) ? json_number_value(v) : NAN;
+    json_decref(j);
+    free(p);
+    return loss;
 }
 
 static char *path2(const char *dir, const char *fmt, int t)
@@ -526,8 +551,15 @@ static sbt_status train_round(run *r, sbt_model **m, int t, const sbt_dataset *k
     double t0 = sbti_now();
     int64_t n = sbt_dataset_count(kept), steps = 0;
     r->loss_first = r->loss_last = NAN;
+    /* a crashed attempt: its SFT checkpoint (written every save_steps) is resumed; anything
+     * else it left is removed */
+    char ck[4096];
+    int resume = st == SBT_OK && n > 0 && r->train.save_steps > 0 &&
+                 sbt_trainer_latest_checkpoint(tdir, ck, sizeof ck) == SBT_OK;
+    sbt_clear_error();
     if (st == SBT_OK) {
-        rm_tree(tdir); /* what a crashed attempt left */
+        if (!resume)
+            rm_tree(tdir);
         rm_tree(mdir);
         st = sbti_mkdirs(tdir);
     }
@@ -542,14 +574,42 @@ static sbt_status train_round(run *r, sbt_model **m, int t, const sbt_dataset *k
         to.seed = r->o->seed;
         to.mask_error_step = 0;
         to.eval_steps = 0;
-        to.save_steps = 0;
+        if (to.save_steps > 0 && to.save_total_limit == 0)
+            to.save_total_limit = 1; /* a checkpoint only to resume from: the newest will do */
         r->what = "train";
-        st = sbt_trainer_create(&tr, *m, r->tok, kept, NULL, &to);
+        r->sft_dir = tdir;
+        if (resume) { /* the checkpoint's weights, then its optimizer state and position */
+            sbt_model *cm = NULL;
+            st = sbt_model_load(&cm, r->o->backend, ck);
+            if (st == SBT_OK)
+                st = sbt_trainer_create(&tr, cm, r->tok, kept, NULL, &to);
+            if (st == SBT_OK)
+                st = sbt_trainer_resume(tr, ck);
+            if (st == SBT_OK) {
+                sbt_model_free(*m);
+                *m = cm;
+                r->loss_first = kept_first_loss(tdir);
+                sbti_log(SBT_LOG_INFO, "self-improvement: iteration %d resumes its SFT from %s",
+                         t, ck);
+            } else { /* not this SFT's (or torn): start it afresh */
+                sbti_log(SBT_LOG_WARN, "self-improvement: iteration %d cannot resume its SFT "
+                         "from %s (%s); it starts again", t, ck, sbt_last_error());
+                sbt_trainer_free(tr);
+                tr = NULL;
+                sbt_model_free(cm);
+                rm_tree(tdir);
+                resume = 0;
+                st = sbti_mkdirs(tdir);
+            }
+        }
+        if (st == SBT_OK && !resume)
+            st = sbt_trainer_create(&tr, *m, r->tok, kept, NULL, &to);
         if (st == SBT_OK)
             st = sbt_trainer_train(tr);
         steps = tr ? sbt_trainer_step(tr) : 0;
         sbt_trainer_free(tr);
         r->what = NULL;
+        r->sft_dir = NULL;
     } else if (st == SBT_OK) {
         /* nothing verified: M_t = M_{t-1} */
         sbti_log(SBT_LOG_WARN, "self-improvement: iteration %d has no verified outputs to train "
@@ -566,8 +626,7 @@ static sbt_status train_round(run *r, sbt_model **m, int t, const sbt_dataset *k
     if (st == SBT_OK && rename(final, mdir) != 0)
         st = sbti_fail(SBT_E_IO, "cannot rename %s to %s: %s", final, mdir, strerror(errno));
     if (st == SBT_OK) {
-        /* the trainer's checkpoint (weights and optimizer state) is not needed any more */
-        char ck[4096];
+        /* the trainer's checkpoints (weights and optimizer state) are not needed any more */
         for (int k = 0; k < 64 && sbt_trainer_latest_checkpoint(tdir, ck, sizeof ck) == SBT_OK; k++)
             rm_tree(ck);
         sbt_clear_error();
@@ -740,7 +799,6 @@ static sbt_status setup(run *r)
     r->train.seed = o->seed;
     r->train.mask_error_step = 0;
     r->train.eval_steps = 0;
-    r->train.save_steps = 0;
     r->save_dtype = o->save_dtype;
     sbt_status st = SBT_OK;
     if (r->save_dtype == SBT_DTYPE_AUTO) {

@@ -13,15 +13,7 @@ expect_rc 0 "the uninterrupted run"
 
 # the interrupted run: SIGKILL as soon as checkpoint-20 is complete
 "$BIN" $ARGS --output-dir "$SCRATCH/b" >"$SCRATCH/killed.out" 2>&1 &
-PID=$!
-i=0
-while [ ! -f "$SCRATCH/b/checkpoint-20/trainer_state.json" ] && [ $i -lt 3000 ]; do
-    sleep 0.01
-    i=$((i + 1))
-done
-kill -9 $PID 2>/dev/null
-wait $PID 2>/dev/null
-KRC=$?
+kill_when "$SCRATCH/b/checkpoint-20/trainer_state.json" $!
 if [ -f "$SCRATCH/b/final_model/model.safetensors" ]; then
     fail "the run finished before the kill (rc $KRC): nothing was tested"
 else
