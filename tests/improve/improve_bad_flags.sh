@@ -1,11 +1,7 @@
 # improve_bad_flags.sh — selfbt-improve refuses bad flags and missing inputs with a message naming
 # them, and writes nothing.
-TOOL=selfbt-improve
-. "$(dirname "$0")/../shell_lib.sh"
-DATA_BIN=$3
-MODEL=$4
-"$DATA_BIN" --out "$SCRATCH/data" --train-problems 10 --val 4 --val-new 4 --quiet ||
-    { fail "selfbt-data"; finish; }
+. "$(dirname "$0")/lib.sh"
+make_data 4 4
 OUTD=$SCRATCH/out
 set -- --data_dir "$SCRATCH/data" --backend cpu --quiet
 

@@ -3,12 +3,8 @@
 # after "Goal Reached!", no <backtrack>) and report.json (entries labelled with the protocol);
 # a rerun with --times 2 reports iterations 0 and 1 as done and makes only iteration 2; the same
 # flags again do nothing; other flags on the same folder are refused naming the setting.
-TOOL=selfbt-improve
-. "$(dirname "$0")/../shell_lib.sh"
-DATA_BIN=$3
-MODEL=$4
-"$DATA_BIN" --out "$SCRATCH/data" --train-problems 10 --val 12 --val-new 6 --quiet ||
-    { fail "selfbt-data"; finish; }
+. "$(dirname "$0")/lib.sh"
+make_data 12 6
 OUTD=$SCRATCH/run
 set -- --past_model "$MODEL" --data_dir "$SCRATCH/data" --num 12 --n 8 --lr 1e-4 \
     --backend cpu --threads 2 --output_dir "$OUTD" --quiet

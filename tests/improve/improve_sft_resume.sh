@@ -1,12 +1,8 @@
 # improve_sft_resume.sh — with --save_steps, a run killed (SIGKILL) in the middle of an
 # iteration's SFT resumes that SFT from its newest checkpoint, says so, and ends with the same
 # model_iteration_1 (bit for bit, CPU) and the same report numbers as a run never interrupted.
-TOOL=selfbt-improve
-. "$(dirname "$0")/../shell_lib.sh"
-DATA_BIN=$3
-MODEL=$4
-"$DATA_BIN" --out "$SCRATCH/data" --train-problems 10 --val 12 --val-new 6 --quiet ||
-    { fail "selfbt-data"; finish; }
+. "$(dirname "$0")/lib.sh"
+make_data 12 6
 # a few kept rows, one a step, 40 epochs: an SFT of 100+ steps, a checkpoint every 10
 set -- --past_model "$MODEL" --data_dir "$SCRATCH/data" --num 12 --n 8 --lr 1e-4 \
     --backend cpu --threads 2 --times 1 --batch_size 1 --epochs 40 --save_steps 10 --no_slow
