@@ -305,9 +305,9 @@ sbt_status sbti_backend_fail(sbti_backend *be, sbt_status st, const char *fmt, .
 sbt_status sbti_backend_check(sbti_backend *be);
 
 /* select on host fp32 logits (R, V; row r at logits + r * (args->row_stride or V)), outputs as
- * the op's, on the host: the CPU backend's op, and
- * the decoder's path for logits that a caller's function returns. Row r's candidates go to
- * ids, lp, key + r * ld (ld >= k; the op's layout is ld = k). Returns -1 when out of memory.
+ * the op's, on the host: the CPU backend's op, and the decoder's path for logits that a
+ * caller's function returns. Row r's candidates go to ids, lp, key + r * ld (ld >= k; the op's
+ * layout is ld = k). Returns -1 when out of memory.
  * sbti_select_check says whether the arguments are valid for R rows of V (sbt_last_error names
  * the bad one). */
 int sbti_select_host(int32_t *ids, float *lp, float *key, int ld, int32_t *kept, float *extra_lp,

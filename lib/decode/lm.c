@@ -30,7 +30,6 @@ typedef struct kv_lane {
     float *hf;              /* host_alloc [2 * cap_c + cap_rows]: lp, key, then extra_lp */
     void *fence;
     int in_flight;
-    int n_out;
     size_t n_c;
     int count[256];         /* rows per group */
     sbti_lm_select *sel;
@@ -187,7 +186,6 @@ static sbt_status kv_submit(sbti_lm *base, int lane, const int32_t *ids, const i
     if (st != SBT_OK)
         return st;
     L->in_flight = 1;
-    L->n_out = n_out;
     L->n_c = n_c;
     L->sel = sel;
     return SBT_OK;
