@@ -50,11 +50,16 @@ sbt_dataset *cli_load_split(const char *prog, const char *data_dir, const char *
     return val_new;
 }
 
+int cli_is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 const char *cli_model_dir(const char *prog, const char *flag, const char *arg, char **fetched)
 {
     *fetched = NULL;
-    struct stat sb;
-    if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode))
+    if (cli_is_dir(arg)) /* no Hub handle needed */
         return arg;
     sbt_hub *hub = NULL;
     sbt_status st = sbt_hub_create(&hub, NULL);

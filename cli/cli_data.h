@@ -9,6 +9,9 @@
  * search_path. NULL after printing "prog: why" on stderr. */
 sbt_dataset *cli_load_split(const char *prog, const char *data_dir, const char *split);
 
+/* 1 when path names a folder. */
+int cli_is_dir(const char *path);
+
 /* A model argument: a folder (used as it is; *fetched = NULL) or a Hub model id
  * "org/name[@rev]" whose files come from the Hugging Face cache or the Hub (HF_ENDPOINT,
  * HF_TOKEN, HF_HUB_CACHE, HF_HUB_OFFLINE apply; *fetched = its snapshot folder, freed with

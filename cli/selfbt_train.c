@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli_args.h"
+#include "cli_data.h"
 #include "cli_progress.h"
 #include "selfbt/dataset.h"
 #include "selfbt/selfbt.h"
@@ -472,12 +473,6 @@ static int on_event(const sbt_trainer_event *ev, void *user)
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static int exists(const char *p)
 {
     struct stat st;
@@ -724,7 +719,7 @@ int main(int argc, char **argv)
     } else if (c.data || c.data_dir) {
         const char *d = c.data ? c.data : c.data_dir;
         char *tj = join(d, "train.jsonl");
-        if (is_dir(d) && tj && exists(tj)) {
+        if (cli_is_dir(d) && tj && exists(tj)) {
             train_path = tj;
             tj = join(d, "val.jsonl");
             if (tj && exists(tj))
